@@ -1,0 +1,19 @@
+export { HarnessError, type HarnessErrorCode, INSTALL_COMMAND } from './errors.ts';
+export { freePort } from './free-port.ts';
+export {
+  DEFAULT_INFLUXDB_OPTIONS,
+  type InfluxDBOptions,
+  type InfluxDBServer,
+  type InfluxRow,
+  type InfluxValue,
+  startInfluxDB,
+} from './influxdb-server.ts';
+export {
+  DEFAULT_MOSQUITTO_OPTIONS,
+  type MosquittoOptions,
+  type MosquittoServer,
+  startMosquitto,
+} from './mosquitto-server.ts';
+export { type Services, type ServicesOptions, startServices } from './services.ts';
+export type { StopOptions, TestServer } from './test-server.ts';
+export { DEFAULT_WAIT_UNTIL_OPTIONS, type WaitUntilOptions, waitUntil } from './wait-until.ts';
