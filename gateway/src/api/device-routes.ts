@@ -1,0 +1,352 @@
+import { createPublicKey } from 'node:crypto';
+import type { DeviceTypeRegistry } from '@iot-gateway/schemas';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { DeviceAuthenticator } from '../auth/device-authenticator.ts';
+import { DEVICE_TOKEN_PREFIX, hashSecret, newSecret } from '../auth/secrets.ts';
+import { GatewayError } from '../errors.ts';
+import type { LatestReadings } from '../events/latest-readings.ts';
+import type { Device, DeviceCredential, DeviceRegistry } from '../registry/device-registry.ts';
+import type { SessionManager } from '../sessions/session-manager.ts';
+import type { ApiKeyStore } from './api-key-store.ts';
+import { requireRole } from './authorize.ts';
+import { apiErrorSchema } from './http-errors.ts';
+
+export interface DeviceRouteDeps {
+  readonly registry: DeviceRegistry;
+  readonly sessions: SessionManager;
+  readonly keys: ApiKeyStore;
+  readonly deviceTypes: DeviceTypeRegistry;
+  readonly auth: DeviceAuthenticator;
+  readonly latest: LatestReadings;
+}
+
+const deviceId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'letters, digits, _ . : - (max 128), no slashes');
+const labels = z
+  .record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'label names: letters, digits, _ and -'),
+    z.string().min(1).max(256),
+  )
+  .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels');
+const publicKey = z.strictObject({
+  alg: z.enum(['ES256', 'RS256']),
+  pem: z
+    .string()
+    .max(16 * 1024)
+    .regex(/-----BEGIN PUBLIC KEY-----/, 'a PEM-encoded SPKI public key'),
+});
+
+const deviceSchema = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    labels: z.record(z.string(), z.string()),
+    auth: z.enum(['token', 'jwt']),
+    keyAlg: z.enum(['ES256', 'RS256']).optional(),
+    createdAt: z.string().describe('RFC 3339'),
+    lastSeenAt: z.string().optional(),
+    online: z.boolean(),
+    session: z.object({ id: z.string(), connectedAt: z.string(), inFlight: z.number() }).optional(),
+  })
+  .meta({ id: 'Device' });
+
+const deviceDetailSchema = deviceSchema
+  .extend({
+    latest: z
+      .object({ ts: z.string(), metrics: z.record(z.string(), z.unknown()) })
+      .optional()
+      .describe('The newest durable value of each metric'),
+  })
+  .meta({ id: 'DeviceDetail' });
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps): void {
+  const { registry, sessions, keys, deviceTypes } = deps;
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  const view = (device: Device) => {
+    const session = sessions.get(device.id);
+    const lastSeen = session ? session.lastSeen : device.lastSeenAt;
+    return {
+      id: device.id,
+      type: device.type,
+      labels: { ...device.labels },
+      auth: device.auth,
+      ...(device.keyAlg ? { keyAlg: device.keyAlg } : {}),
+      createdAt: iso(device.createdAt),
+      ...(lastSeen !== undefined ? { lastSeenAt: iso(lastSeen) } : {}),
+      online: session !== undefined,
+      ...(session
+        ? {
+            session: {
+              id: session.id,
+              connectedAt: iso(session.connectedAt),
+              inFlight: session.inFlight,
+            },
+          }
+        : {}),
+    };
+  };
+
+  const credentialFor = (key: z.infer<typeof publicKey> | undefined) => {
+    if (key) {
+      const credential: DeviceCredential = { kind: 'jwt', publicKeyPem: key.pem, alg: key.alg };
+      return { credential, token: undefined };
+    }
+    const token = newSecret(DEVICE_TOKEN_PREFIX);
+    const credential: DeviceCredential = { kind: 'token', tokenHash: hashSecret(token) };
+    return { credential, token };
+  };
+
+  api.post(
+    '/v1/devices',
+    {
+      preHandler: requireRole(keys, 'admin'),
+      schema: {
+        tags: ['devices'],
+        summary: 'Provision a device',
+        description:
+          'Returns the device token once; the gateway keeps only its hash. Give `publicKey` instead for a device that signs its own JWTs.',
+        security: [{ apiKey: [] }],
+        body: z.strictObject({
+          id: deviceId,
+          type: z.string().min(1).max(64),
+          labels: labels.optional(),
+          publicKey: publicKey.optional(),
+        }),
+        response: {
+          201: z.object({ device: deviceSchema, token: z.string().optional() }),
+          400: apiErrorSchema,
+          401: apiErrorSchema,
+          403: apiErrorSchema,
+          409: apiErrorSchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id, type, publicKey: key } = req.body;
+      if (!deviceTypes.get(type)) {
+        throw new GatewayError('unknown_device_type', `unknown device type ${type}`, [
+          {
+            path: 'body.type',
+            message: `one of ${deviceTypes
+              .list()
+              .map((t) => t.name)
+              .join(', ')}`,
+          },
+        ]);
+      }
+      if (key) validatePublicKey(key);
+      const { credential, token } = credentialFor(key);
+      const device = await registry.create({ id, type, labels: req.body.labels ?? {}, credential });
+      return reply.code(201).send({ device: view(device), ...(token ? { token } : {}) });
+    },
+  );
+
+  api.get(
+    '/v1/devices',
+    {
+      preHandler: requireRole(keys, 'viewer'),
+      schema: {
+        tags: ['devices'],
+        summary: 'List devices',
+        security: [{ apiKey: [] }],
+        querystring: z.strictObject({
+          type: z.string().max(64).optional(),
+          label: z
+            .union([z.string(), z.array(z.string())])
+            .optional()
+            .describe('`name=value`; repeat to require several labels'),
+          online: z.enum(['true', 'false']).optional(),
+          after: z.string().max(128).optional().describe('The last id of the previous page'),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+        response: {
+          200: z.object({ devices: z.array(deviceSchema), next: z.string().optional() }),
+          400: apiErrorSchema,
+          401: apiErrorSchema,
+          403: apiErrorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const labelFilter: Record<string, string> = {};
+      const given = req.query.label === undefined ? [] : [req.query.label].flat();
+      for (const [i, pair] of given.entries()) {
+        const eq = pair.indexOf('=');
+        if (eq < 1) {
+          throw new GatewayError('validation_failed', 'label filters look like name=value', [
+            { path: `querystring.label.${i}`, message: 'expected name=value' },
+          ]);
+        }
+        labelFilter[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const online = req.query.online === undefined ? undefined : req.query.online === 'true';
+      const { limit } = req.query;
+      // The online filter applies after the page is read, so read until the page is full.
+      const devices: Device[] = [];
+      let after = req.query.after;
+      let exhausted = false;
+      while (devices.length < limit && !exhausted) {
+        const page = await registry.list({
+          ...(req.query.type ? { type: req.query.type } : {}),
+          labels: labelFilter,
+          ...(after ? { after } : {}),
+          limit: limit + 1,
+        });
+        exhausted = page.length <= limit;
+        for (const device of page.slice(0, limit)) {
+          after = device.id;
+          if (online === undefined || (sessions.get(device.id) !== undefined) === online) {
+            devices.push(device);
+            if (devices.length === limit) break;
+          }
+        }
+      }
+      const last = devices.at(-1);
+      return {
+        devices: devices.map(view),
+        ...(!exhausted && last ? { next: last.id } : {}),
+      };
+    },
+  );
+
+  api.get(
+    '/v1/devices/:id',
+    {
+      preHandler: requireRole(keys, 'viewer'),
+      schema: {
+        tags: ['devices'],
+        summary: 'Get a device: online state, last seen, session, latest readings',
+        security: [{ apiKey: [] }],
+        params: z.object({ id: deviceId }),
+        response: {
+          200: deviceDetailSchema,
+          401: apiErrorSchema,
+          403: apiErrorSchema,
+          404: apiErrorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const device = await registry.get(req.params.id);
+      if (!device || device.revokedAt !== undefined) {
+        throw new GatewayError('device_not_found', `no device ${req.params.id}`);
+      }
+      const latest = deps.latest.get(device.id);
+      return {
+        ...view(device),
+        ...(latest ? { latest: { ts: iso(latest.ts), metrics: latest.metrics } } : {}),
+      };
+    },
+  );
+
+  api.delete(
+    '/v1/devices/:id',
+    {
+      preHandler: requireRole(keys, 'admin'),
+      schema: {
+        tags: ['devices'],
+        summary: 'Delete a device: revokes its credentials and closes its live session at once',
+        security: [{ apiKey: [] }],
+        params: z.object({ id: deviceId }),
+        response: { 204: z.null(), 401: apiErrorSchema, 403: apiErrorSchema, 404: apiErrorSchema },
+      },
+    },
+    async (req, reply) => {
+      if (!(await registry.revoke(req.params.id))) {
+        throw new GatewayError('device_not_found', `no device ${req.params.id}`);
+      }
+      deps.auth.forget(req.params.id);
+      sessions.revoke(req.params.id);
+      deps.latest.delete(req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.post(
+    '/v1/devices/:id/credentials',
+    {
+      preHandler: requireRole(keys, 'admin'),
+      schema: {
+        tags: ['devices'],
+        summary: 'Rotate a device credential',
+        description:
+          'Issues a new token (or stores a new public key); the old credential stops working and a live session is closed.',
+        security: [{ apiKey: [] }],
+        params: z.object({ id: deviceId }),
+        body: z.strictObject({ publicKey: publicKey.optional() }).optional(),
+        response: {
+          200: z.object({ device: deviceSchema, token: z.string().optional() }),
+          400: apiErrorSchema,
+          401: apiErrorSchema,
+          403: apiErrorSchema,
+          404: apiErrorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const key = req.body?.publicKey;
+      if (key) validatePublicKey(key);
+      const { credential, token } = credentialFor(key);
+      const device = await registry.setCredential(req.params.id, credential);
+      if (!device) throw new GatewayError('device_not_found', `no device ${req.params.id}`);
+      deps.auth.forget(device.id);
+      sessions.revoke(device.id);
+      return { device: view(device), ...(token ? { token } : {}) };
+    },
+  );
+
+  api.patch(
+    '/v1/devices/:id',
+    {
+      preHandler: requireRole(keys, 'admin'),
+      schema: {
+        tags: ['devices'],
+        summary: "Replace a device's labels",
+        security: [{ apiKey: [] }],
+        params: z.object({ id: deviceId }),
+        body: z.strictObject({ labels }),
+        response: {
+          200: deviceSchema,
+          400: apiErrorSchema,
+          401: apiErrorSchema,
+          403: apiErrorSchema,
+          404: apiErrorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const device = await registry.updateLabels(req.params.id, req.body.labels);
+      if (!device) throw new GatewayError('device_not_found', `no device ${req.params.id}`);
+      return view(device);
+    },
+  );
+}
+
+function validatePublicKey(key: { alg: 'ES256' | 'RS256'; pem: string }): void {
+  let type: string | undefined;
+  let curve: string | undefined;
+  try {
+    const parsed = createPublicKey(key.pem);
+    type = parsed.asymmetricKeyType;
+    curve = parsed.asymmetricKeyDetails?.namedCurve;
+  } catch {
+    throw new GatewayError('validation_failed', 'the public key cannot be read', [
+      { path: 'body.publicKey.pem', message: 'not a readable PEM public key' },
+    ]);
+  }
+  const fits = key.alg === 'ES256' ? type === 'ec' && curve === 'prime256v1' : type === 'rsa';
+  if (!fits) {
+    throw new GatewayError('validation_failed', `the key does not fit ${key.alg}`, [
+      {
+        path: 'body.publicKey',
+        message: key.alg === 'ES256' ? 'ES256 needs a P-256 EC key' : 'RS256 needs an RSA key',
+      },
+    ]);
+  }
+}

@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { GatewayError } from './errors.ts';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'label names only')));
+const optionalUrl = (protocols: RegExp, example: string) =>
+  z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.url({ protocol: protocols, error: `expected a URL like ${example}` }).optional())
+    .optional();
+
+/**
+ * Every setting of the gateway, read from the environment (and an optional JSON file named by
+ * CONFIG_FILE, which the environment overrides). docs/configuration.md documents each one.
+ */
+export const configSchema = z
+  .object({
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: int(0, 65535).default(8080),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+    DATA_DIR: z.string().min(1).optional(),
+    INFLUX_URL: optionalUrl(/^https?$/, 'http://localhost:8086/iot'),
+    MQTT_URL: optionalUrl(/^(mqtts?|wss?|tcp)$/, 'mqtt://localhost:1883'),
+    MQTT_TOPIC_PREFIX: z
+      .string()
+      .regex(/^[^#+\s/][^#+\s]*[^#+\s/]$|^[^#+\s/]$/, 'no wildcards, spaces or outer slashes')
+      .default('iot'),
+    MQTT_CLIENT_ID: z
+      .string()
+      .regex(/^[^/+#\s]{1,128}$/, 'no "/", "+", "#" or spaces')
+      .optional(),
+    MQTT_MAX_QUEUE: int(1, 100_000_000).default(100_000),
+    MQTT_SHARE_GROUP: z
+      .string()
+      .regex(/^[^/+#\s]{1,64}$/, 'no "/", "+", "#" or spaces')
+      .optional(),
+    MQTT_QOS: z.coerce
+      .number()
+      .pipe(z.union([z.literal(0), z.literal(1), z.literal(2)]))
+      .default(1),
+    ADMIN_TOKEN: z.string().min(24, 'use at least 24 characters').optional(),
+    HEARTBEAT_INTERVAL_MS: int(100, 3_600_000).default(15_000),
+    HEARTBEAT_TIMEOUT_MS: int(200, 7_200_000).default(45_000),
+    HANDSHAKE_TIMEOUT_MS: int(100, 120_000).default(10_000),
+    FIRST_FRAME_TIMEOUT_MS: int(100, 600_000).default(10_000),
+    MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).default(64 * 1024),
+    MAX_SESSIONS: int(1, 1_000_000).default(50_000),
+    MAX_IN_FLIGHT: int(1, 100_000).default(256),
+    RATE_LIMIT_PER_SEC: z.coerce.number().positive().max(1_000_000).default(100),
+    RATE_LIMIT_BURST: int(1, 1_000_000).default(200),
+    FLOOD_CLOSE_AFTER: int(1, 1_000_000).default(100),
+    PER_MESSAGE_DEFLATE: bool.default(false),
+    TS_MAX_PAST_MS: int(0, 10 * 365 * 86_400_000).default(7 * 86_400_000),
+    TS_MAX_FUTURE_MS: int(0, 86_400_000).default(5 * 60_000),
+    JWT_MAX_TTL_S: int(60, 366 * 86_400).default(86_400),
+    TELEMETRY_TAG_LABELS: list.default([]),
+    DEVICE_TYPES_FILE: z.string().min(1).optional(),
+    SPOOL_MAX_BYTES: int(64 * 1024, 2 ** 50).default(1024 * 1024 * 1024),
+    SPOOL_FSYNC: z.enum(['batch', 'none']).default('batch'),
+    INFLUX_BATCH_SIZE: int(1, 100_000).default(5_000),
+    INFLUX_FLUSH_MS: int(1, 60_000).default(20),
+    INFLUX_MAX_IN_FLIGHT: int(1, 64).default(4),
+    INFLUX_TIMEOUT_MS: int(100, 600_000).default(2_000),
+    STATS_INTERVAL_MS: int(1000, 3_600_000).default(5_000),
+    COMMAND_DEFAULT_TTL_MS: int(1000, 30 * 86_400_000).default(86_400_000),
+    COMMAND_DEFAULT_TIMEOUT_MS: int(100, 86_400_000).default(30_000),
+    COMMAND_MAX_PENDING: int(1, 1_000_000).default(1_000),
+    COMMAND_MAX_IN_FLIGHT: int(1, 10_000).default(16),
+    COMMAND_RETENTION_MS: int(1000, 366 * 86_400_000).default(7 * 86_400_000),
+  })
+  .refine((c) => c.HEARTBEAT_TIMEOUT_MS > c.HEARTBEAT_INTERVAL_MS, {
+    path: ['HEARTBEAT_TIMEOUT_MS'],
+    message: 'must be greater than HEARTBEAT_INTERVAL_MS',
+    // Checked even when other settings are wrong, so one start reports every problem.
+    when: (payload) =>
+      ['HEARTBEAT_TIMEOUT_MS', 'HEARTBEAT_INTERVAL_MS'].every(
+        (key) => !payload.issues.some((issue) => issue.path?.[0] === key),
+      ),
+  });
+
+type Parsed = z.output<typeof configSchema>;
+export type Config = Readonly<Omit<Parsed, 'DATA_DIR'> & { DATA_DIR: string }>;
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new GatewayError(
+      'invalid_config',
+      `CONFIG_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new GatewayError('invalid_config', `CONFIG_FILE: ${path} is not JSON (${String(err)})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new GatewayError('invalid_config', `CONFIG_FILE: ${path} must hold one JSON object`);
+  }
+  // File values may be numbers or booleans; the schema expects the strings the environment has.
+  return Object.fromEntries(
+    Object.entries(json).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
+  );
+}
+
+/**
+ * Validates the whole configuration once. A bad setup throws one `invalid_config` error naming
+ * every problem, so users fix them all in one go. The result is frozen.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  cwd = process.env.INIT_CWD ?? process.cwd(),
+): Config {
+  const fromFile = env.CONFIG_FILE ? readConfigFile(resolve(cwd, env.CONFIG_FILE)) : {};
+  const known = new Set(Object.keys(configSchema.shape));
+  const input: Record<string, unknown> = { ...fromFile };
+  for (const [key, value] of Object.entries(env)) {
+    // Empty variables count as unset, as users expect from `FOO= npm start`.
+    if (known.has(key) && value !== undefined && value !== '') input[key] = value;
+  }
+  const unknownInFile = Object.keys(fromFile).filter((k) => !known.has(k));
+
+  const result = configSchema.safeParse(input);
+  const problems = unknownInFile.map((k) => `${k}: unknown setting in CONFIG_FILE`);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path.join('.') || '(config)';
+      problems.push(`${key}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) {
+    throw new GatewayError(
+      'invalid_config',
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+      problems,
+    );
+  }
+  const config: Config = {
+    ...result.data,
+    DATA_DIR: resolve(cwd, result.data.DATA_DIR ?? '.data'),
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,69 @@
+import { EventEmitter } from 'node:events';
+
+/** Why a device went online or offline. */
+export type StatusReason =
+  | 'connected'
+  | 'closed'
+  | 'heartbeat_timeout'
+  | 'first_frame_timeout'
+  | 'replaced'
+  | 'revoked'
+  | 'shutdown'
+  | 'flood'
+  | 'too_large'
+  | 'error';
+
+export interface StatusChange {
+  readonly deviceId: string;
+  readonly deviceType: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly sessionId: string;
+  readonly online: boolean;
+  readonly reason: StatusReason;
+  /** Epoch milliseconds of the transition. */
+  readonly ts: number;
+}
+
+/** A telemetry frame that is durable; readings carry their final epoch-ms timestamps. */
+export interface TelemetryAccepted {
+  readonly deviceId: string;
+  readonly deviceType: string;
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly readings: ReadonlyArray<{
+    readonly ts: number;
+    readonly metrics: Readonly<Record<string, number | boolean | string>>;
+  }>;
+}
+
+/** An event frame that is durable. */
+export interface EventAccepted {
+  readonly deviceId: string;
+  readonly deviceType: string;
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly ts: number;
+  readonly name: string;
+  readonly severity: string;
+  readonly data: unknown;
+}
+
+interface DeviceBusEvents {
+  status: [StatusChange];
+  telemetry: [TelemetryAccepted];
+  event: [EventAccepted];
+}
+
+/**
+ * The gateway's internal bus: device online/offline transitions and frames that became durable.
+ *
+ * Listeners run synchronously in emit order, so every consumer (sink, MQTT bridge, API, command
+ * delivery) sees one device's transitions and frames in the order they happened. A listener must
+ * not throw or block; slow work belongs in the listener's own queue.
+ */
+export class DeviceBus extends EventEmitter<DeviceBusEvents> {
+  constructor() {
+    super({ captureRejections: false });
+    this.setMaxListeners(32);
+  }
+}

@@ -1,0 +1,309 @@
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import Fastify, { LogController } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { WebSocketServer } from 'ws';
+import { ApiKeyStore } from './api/api-key-store.ts';
+import { registerDeviceRoutes } from './api/device-routes.ts';
+import { registerHealthRoutes } from './api/health-routes.ts';
+import { installErrorHandling } from './api/http-errors.ts';
+import { DeviceAuthenticator, PROTOCOL_V1 } from './auth/device-authenticator.ts';
+import type { Config } from './config.ts';
+import { loadDeviceTypes } from './device-types.ts';
+import { DeviceBus } from './events/device-bus.ts';
+import { LatestReadings } from './events/latest-readings.ts';
+import type { Logger } from './logger.ts';
+import { createLogger } from './logger.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { MqttBridge } from './mqtt/mqtt-bridge.ts';
+import { SqliteDeviceRegistry } from './registry/sqlite-device-registry.ts';
+import { deviceTags, statusLine } from './sessions/frame-points.ts';
+import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
+import type { SessionContext } from './sessions/session-context.ts';
+import { SessionManager } from './sessions/session-manager.ts';
+import { InfluxSink } from './sink/influx-sink.ts';
+import { InfluxWriter, parseInfluxUrl } from './sink/influx-writer.ts';
+import { SpoolOnlySink } from './sink/spool-only-sink.ts';
+import type { TelemetrySink } from './sink/telemetry-sink.ts';
+import { Spool } from './spool/spool.ts';
+import { StatsReporter } from './stats-reporter.ts';
+import { openDatabase } from './store/database.ts';
+
+export interface GatewayOptions {
+  readonly config: Config;
+  readonly logger?: Logger;
+  /** Collect Node's default process metrics (off for gateways embedded in tests). */
+  readonly defaultMetrics?: boolean;
+  /** Replaces the sink chosen from the configuration (tests and embedders). */
+  readonly sink?: TelemetrySink;
+}
+
+/** A running gateway: one HTTP server for the operator API and device sessions. */
+export interface Gateway {
+  readonly config: Config;
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly bus: DeviceBus;
+  readonly sessions: SessionManager;
+  readonly metrics: GatewayMetrics;
+  readonly sink: TelemetrySink;
+  readonly mqtt: MqttBridge | undefined;
+  /** Lines describing what the gateway uses, printed at start. */
+  readonly summary: readonly string[];
+  /** Graceful stop: see SessionManager.shutdown; then releases every resource. */
+  close(): Promise<void>;
+}
+
+/** Creates an admin key at first start when none is configured, so the API is never open. */
+function bootstrapAdmin(keys: ApiKeyStore, dataDir: string, log: Logger): string | undefined {
+  if (keys.hasAdmin()) return undefined;
+  const { secret } = keys.create('bootstrap admin', 'admin');
+  const file = join(dataDir, 'admin-api-key');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  log.warn({ file }, 'no ADMIN_TOKEN set: created an admin API key, stored in this file only');
+  return file;
+}
+
+function describeSink(sink: TelemetrySink, config: Config): string {
+  const state = sink.describe();
+  const spooled = state.spoolRecords > 0 ? `; ${state.spoolRecords} points in the spool` : '';
+  if (state.kind === 'spool-only') {
+    return `INFLUX_URL unset: readings are acked from the on-disk spool and kept until InfluxDB is configured${spooled}`;
+  }
+  if (config.INFLUX_URL) {
+    const target = parseInfluxUrl(config.INFLUX_URL);
+    const status =
+      state.influx === 'connected' ? 'reachable' : `unreachable (${state.detail}), spooling`;
+    return `InfluxDB ${target.baseUrl}, database ${target.database}: ${status}${spooled}`;
+  }
+  return state.kind;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config } = options;
+  const log = options.logger ?? createLogger(config.LOG_LEVEL);
+  const deviceTypes = loadDeviceTypes(config.DEVICE_TYPES_FILE);
+  const db = openDatabase(config.DATA_DIR);
+  const registry = new SqliteDeviceRegistry(db);
+  const keys = new ApiKeyStore(db, config.ADMIN_TOKEN);
+  const adminKeyFile = bootstrapAdmin(keys, config.DATA_DIR, log);
+  if (!keys.hasAdmin()) throw new Error('no admin key could be created');
+
+  const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const bus = new DeviceBus();
+  const latest = new LatestReadings(bus);
+  const mqtt = config.MQTT_URL
+    ? new MqttBridge(
+        {
+          url: config.MQTT_URL,
+          topicPrefix: config.MQTT_TOPIC_PREFIX,
+          qos: config.MQTT_QOS,
+          ...(config.MQTT_CLIENT_ID ? { clientId: config.MQTT_CLIENT_ID } : {}),
+          maxQueued: config.MQTT_MAX_QUEUE,
+          ...(config.MQTT_SHARE_GROUP ? { shareGroup: config.MQTT_SHARE_GROUP } : {}),
+        },
+        { bus, metrics, log: log.child({ component: 'mqtt' }) },
+      )
+    : undefined;
+
+  const spool = new Spool({
+    dir: join(config.DATA_DIR, 'spool'),
+    maxBytes: config.SPOOL_MAX_BYTES,
+    fsync: config.SPOOL_FSYNC,
+  });
+  await spool.open();
+  let sink: TelemetrySink;
+  if (options.sink) sink = options.sink;
+  else if (config.INFLUX_URL) {
+    const writer = new InfluxWriter(config.INFLUX_URL, {
+      timeoutMs: config.INFLUX_TIMEOUT_MS,
+      maxSockets: config.INFLUX_MAX_IN_FLIGHT + 2,
+    });
+    const influx = new InfluxSink(
+      writer,
+      spool,
+      { metrics, log },
+      {
+        batchSize: config.INFLUX_BATCH_SIZE,
+        flushMs: config.INFLUX_FLUSH_MS,
+        maxInFlight: config.INFLUX_MAX_IN_FLIGHT,
+        deadLetterFile: join(config.DATA_DIR, 'rejected', 'points.lp'),
+      },
+    );
+    await influx.start();
+    sink = influx;
+  } else {
+    sink = new SpoolOnlySink(spool);
+  }
+  const stats = new StatsReporter({ metrics, sink, log }, config.STATS_INTERVAL_MS);
+
+  const heartbeat = new HeartbeatMonitor({
+    intervalMs: config.HEARTBEAT_INTERVAL_MS,
+    timeoutMs: config.HEARTBEAT_TIMEOUT_MS,
+    firstFrameTimeoutMs: config.FIRST_FRAME_TIMEOUT_MS,
+  });
+  const context: SessionContext = {
+    config,
+    sink,
+    bus,
+    deviceTypes,
+    metrics,
+    heartbeat,
+    log,
+    commands: undefined,
+  };
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.MAX_FRAME_BYTES,
+    perMessageDeflate: config.PER_MESSAGE_DEFLATE,
+    // Browsers offer `iot-gateway.v1` beside `bearer.<token>`; the credential is never echoed.
+    handleProtocols: (offered) => (offered.has(PROTOCOL_V1) ? PROTOCOL_V1 : false),
+  });
+  const auth = new DeviceAuthenticator(registry, { jwtMaxTtlS: config.JWT_MAX_TTL_S });
+  const sessions = new SessionManager(context, wss, auth);
+
+  // Status transitions are written like telemetry; no one waits for them, so failures are only
+  // logged (they can only fail while the gateway shuts down).
+  bus.on('status', (change) => {
+    const tags = deviceTags(
+      change.deviceId,
+      change.deviceType,
+      change.labels,
+      config.TELEMETRY_TAG_LABELS,
+    );
+    sink.write([statusLine(tags, change, change.ts)]).catch((err: Error) => {
+      log.warn({ err: err.message, deviceId: change.deviceId }, 'status point not written');
+    });
+    if (!change.online) void registry.touch(new Map([[change.deviceId, change.ts]]));
+  });
+
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps fastify's generics at their defaults.
+    loggerInstance: log as FastifyBaseLogger,
+    // Operators' requests are few and device sessions are logged by the session code.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    // fastify applies its own requestTimeout to the server it is given; keep it non-zero so
+    // Node keeps checking for slow handshakes.
+    requestTimeout: Math.max(config.HANDSHAKE_TIMEOUT_MS, 30_000),
+    serverFactory: (handler) =>
+      createServer(
+        {
+          // Slow or silent clients (handshakes included) are dropped after these.
+          headersTimeout: config.HANDSHAKE_TIMEOUT_MS,
+          requestTimeout: Math.max(config.HANDSHAKE_TIMEOUT_MS, 30_000),
+          connectionsCheckingInterval: Math.min(1000, config.HANDSHAKE_TIMEOUT_MS),
+          keepAliveTimeout: 5_000,
+        },
+        handler,
+      ),
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(app, metrics);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'IoT gateway operator API',
+        version: '1.0.0',
+        description:
+          'Provision devices, watch who is online, send commands. Devices connect with WebSockets at `GET /v1/connect` (see docs/protocol.md).',
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key' } },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  registerHealthRoutes(app, {
+    keys,
+    metrics,
+    checks: [
+      { name: 'store', check: () => ({ ok: db.open }) },
+      { name: 'sink', check: () => ({ ok: sink.describe().ready }) },
+      // A broker outage does not take the gateway out of rotation while the bridge can buffer:
+      // all instances share the broker, so none would be left.
+      ...(mqtt
+        ? [
+            {
+              name: 'mqtt',
+              check: () => {
+                const s = mqtt.state();
+                return { ok: s.connected || s.queued < s.maxQueued };
+              },
+            },
+          ]
+        : []),
+    ],
+  });
+  registerDeviceRoutes(app, { registry, sessions, keys, deviceTypes, auth, latest });
+
+  app.server.on('upgrade', (req, socket, head) => {
+    void sessions.handleUpgrade(req, socket, head);
+  });
+
+  heartbeat.start();
+  stats.start();
+  // Started before listening, so no status transition of a device is missed.
+  mqtt?.start();
+  try {
+    await app.listen({ host: config.HOST, port: config.PORT });
+  } catch (err) {
+    await mqtt?.stop();
+    heartbeat.stop();
+    stats.stop();
+    await sink.close();
+    db.close();
+    throw err;
+  }
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+
+  const summary = [
+    `operator API ${url}/v1 (docs ${url}/docs), devices connect at ${url.replace('http', 'ws')}/v1/connect`,
+    `data directory ${config.DATA_DIR} (registry gateway.db, spool spool/)`,
+    `telemetry: ${describeSink(sink, config)}`,
+    mqtt ? mqtt.describe() : 'MQTT bridge: off (MQTT_URL unset)',
+    `device types: ${deviceTypes
+      .list()
+      .map((t) => t.name)
+      .join(', ')}`,
+    ...(adminKeyFile ? [`admin API key (no ADMIN_TOKEN set): ${adminKeyFile}`] : []),
+  ];
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await sessions.shutdown(() => sink.flush());
+      // After the sessions, so the devices' `shutdown` statuses go out before the bridge stops.
+      await mqtt?.stop();
+      heartbeat.stop();
+      stats.stop();
+      await app.close();
+      await sink.close();
+      const seen = new Map<string, number>();
+      for (const s of sessions.values()) seen.set(s.device.id, s.lastSeen);
+      await registry.touch(seen);
+      db.close();
+    })();
+    return closing;
+  };
+
+  return { config, url, app, bus, sessions, metrics, sink, mqtt, summary, close };
+}

@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import type { DeviceType, GatewayFrame } from '@iot-gateway/schemas';
+import { deviceFrameSchema, formatIssues } from '@iot-gateway/schemas';
+import type { WebSocket } from 'ws';
+import type { CloseReason, FrameErrorCode } from '../errors.ts';
+import { closeCode } from '../errors.ts';
+import type { StatusReason } from '../events/device-bus.ts';
+import type { Device } from '../registry/device-registry.ts';
+import { PointsRejectedError } from '../sink/telemetry-sink.ts';
+import { AckTracker } from './ack-tracker.ts';
+import { FRAME_HANDLERS } from './frame-handlers.ts';
+import type { DeviceTags } from './frame-points.ts';
+import { deviceTags } from './frame-points.ts';
+import type { Watched } from './heartbeat-monitor.ts';
+import type { SessionContext } from './session-context.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface FrameIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+type Handler = (session: DeviceSession, frame: unknown) => void;
+
+// Sessions whose ack advanced during this turn of the event loop. One setImmediate sends all
+// their acks, so a batch of writes resolving together costs one ack frame per session.
+const ackQueue = new Set<DeviceSession>();
+let ackScheduled = false;
+function flushAcks(): void {
+  ackScheduled = false;
+  for (const session of ackQueue) session.sendAck();
+  ackQueue.clear();
+}
+
+function seqOf(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const seq = (value as { seq?: unknown }).seq;
+  return Number.isSafeInteger(seq) && (seq as number) >= 0 ? (seq as number) : undefined;
+}
+
+/** Called when a session ends, after its offline status was published. */
+export type SessionEndListener = (session: DeviceSession, reason: StatusReason) => void;
+
+/**
+ * One device's WebSocket session: decodes and validates frames, hands them to the sink, acks them
+ * once durable, applies the rate limit and backpressure, and ends exactly once.
+ */
+export class DeviceSession implements Watched {
+  readonly id = randomUUID();
+  readonly device: Device;
+  readonly deviceType: DeviceType;
+  readonly tags: DeviceTags;
+  readonly context: SessionContext;
+  readonly connectedAt = Date.now();
+  readonly #ws: WebSocket;
+  readonly #tracker = new AckTracker();
+  readonly #bucket: TokenBucket;
+  readonly #onEnd: SessionEndListener;
+  #lastSeq = -1;
+  #rateLimitedInARow = 0;
+  #ended = false;
+
+  // Heartbeat state, read and written by the HeartbeatMonitor sweep.
+  lastSeen = Date.now();
+  lastPing = 0;
+  alive = false;
+  paused = false;
+
+  constructor(
+    ws: WebSocket,
+    device: Device,
+    deviceType: DeviceType,
+    context: SessionContext,
+    onEnd: SessionEndListener,
+  ) {
+    this.#ws = ws;
+    this.device = device;
+    this.deviceType = deviceType;
+    this.context = context;
+    this.#onEnd = onEnd;
+    const { config } = context;
+    this.#bucket = new TokenBucket(config.RATE_LIMIT_PER_SEC, config.RATE_LIMIT_BURST, Date.now());
+    this.tags = deviceTags(device.id, deviceType.name, device.labels, config.TELEMETRY_TAG_LABELS);
+    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('pong', () => this.#onLife());
+    ws.on('close', () => this.end('closed'));
+    ws.on('error', (err) => {
+      // ws reports oversized frames as errors before it closes with 1009.
+      const tooLarge = (err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      this.end(tooLarge ? 'too_large' : 'error');
+    });
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Frames handed to the sink and not yet durable. */
+  get inFlight(): number {
+    return this.#tracker.inFlight;
+  }
+
+  /** Sends `hello` and a first ping, and starts the heartbeat watch. */
+  open(): void {
+    const { config } = this.context;
+    this.send({
+      type: 'hello',
+      deviceId: this.device.id,
+      sessionId: this.id,
+      heartbeat: {
+        intervalMs: config.HEARTBEAT_INTERVAL_MS,
+        timeoutMs: config.HEARTBEAT_TIMEOUT_MS,
+      },
+      limits: {
+        maxFrameBytes: config.MAX_FRAME_BYTES,
+        maxInFlight: config.MAX_IN_FLIGHT,
+        ratePerSec: config.RATE_LIMIT_PER_SEC,
+        burst: config.RATE_LIMIT_BURST,
+        maxBatch: 500,
+      },
+    });
+    // The pong to this ping is the first sign of life of a device that has nothing to say yet.
+    this.lastPing = Date.now();
+    this.#ws.ping();
+    this.context.heartbeat.add(this);
+  }
+
+  send(frame: GatewayFrame): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(frame));
+  }
+
+  sendError(
+    seq: number | undefined,
+    code: FrameErrorCode,
+    message: string,
+    issues: readonly FrameIssue[] = [],
+  ): void {
+    this.context.metrics.rejects.inc({ code });
+    this.send({
+      type: 'error',
+      ...(seq === undefined ? {} : { seq }),
+      code,
+      message,
+      issues: [...issues],
+    } as GatewayFrame);
+  }
+
+  /** Rejects a sequenced frame: the error frame settles it, later acks pass over it. */
+  reject(seq: number, code: FrameErrorCode, message: string, issues?: readonly FrameIssue[]): void {
+    this.#tracker.addRejected(seq);
+    this.sendError(seq, code, message, issues);
+    this.context.metrics.frames.inc({ type: 'frame', outcome: 'rejected' });
+    this.#scheduleAck();
+  }
+
+  /** Hands a frame's lines to the sink; acks once durable and then calls `onDurable`. */
+  persist(seq: number, lines: string[], type: 'telemetry' | 'event', onDurable: () => void): void {
+    const slot = this.#tracker.add(seq);
+    const started = performance.now();
+    const { metrics } = this.context;
+    this.context.sink.write(lines).then(
+      () => {
+        metrics.sinkWriteSeconds.observe((performance.now() - started) / 1000);
+        metrics.frames.inc({ type, outcome: 'accepted' });
+        this.#tracker.settle(slot, true);
+        this.#scheduleAck();
+        onDurable();
+      },
+      (err: Error) => {
+        metrics.frames.inc({ type, outcome: 'failed' });
+        if (err instanceof PointsRejectedError) {
+          this.#tracker.settle(slot, false);
+          this.sendError(seq, 'write_rejected', err.message);
+          this.#scheduleAck();
+          return;
+        }
+        // Not durable and not the device's fault. A later ack would cover this frame, so the
+        // session ends here instead: the device resends everything unacked on reconnect.
+        this.context.log.warn({ deviceId: this.device.id, seq, err: err.message }, 'write failed');
+        this.close('sink_unavailable', 'error');
+      },
+    );
+    if (this.#tracker.inFlight >= this.context.config.MAX_IN_FLIGHT && !this.paused) {
+      // Stop reading rather than buffer without bound; TCP flow control slows the device.
+      this.paused = true;
+      this.#ws.pause();
+      metrics.backpressure.inc();
+    }
+  }
+
+  #scheduleAck(): void {
+    ackQueue.add(this);
+    if (!ackScheduled) {
+      ackScheduled = true;
+      setImmediate(flushAcks);
+    }
+  }
+
+  /** Sends the cumulative ack if it advanced; resumes reading once in-flight frames drain. */
+  sendAck(): void {
+    const seq = this.#tracker.advance();
+    if (seq !== undefined) {
+      this.send({ type: 'ack', seq });
+      this.context.metrics.acks.inc();
+    }
+    if (this.paused && this.#tracker.inFlight <= this.context.config.MAX_IN_FLIGHT / 2) {
+      this.paused = false;
+      if (!this.#ended) this.#ws.resume();
+    }
+  }
+
+  #onLife(): void {
+    this.lastSeen = Date.now();
+    this.alive = true;
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    this.#onLife();
+    if (isBinary) {
+      this.sendError(undefined, 'binary_not_supported', 'send JSON in text frames');
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString('utf8'));
+    } catch {
+      this.sendError(undefined, 'invalid_json', 'the frame is not valid JSON');
+      this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
+      return;
+    }
+    const parsed = deviceFrameSchema.safeParse(json);
+    if (!parsed.success) {
+      const issues = formatIssues(parsed.error).map(({ path, message }) => ({ path, message }));
+      this.sendError(seqOf(json), 'invalid_frame', 'the frame does not match protocol v1', issues);
+      this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
+      return;
+    }
+    const frame = parsed.data;
+    if ('seq' in frame && typeof frame.seq === 'number') {
+      if (frame.seq <= this.#lastSeq) {
+        this.sendError(frame.seq, 'seq_not_increasing', `seq must exceed ${this.#lastSeq}`, [
+          { path: 'seq', message: `must be greater than ${this.#lastSeq}` },
+        ]);
+        return;
+      }
+      this.#lastSeq = frame.seq;
+      if (!this.#bucket.take(this.lastSeen)) {
+        this.#rateLimitedInARow++;
+        if (this.#rateLimitedInARow >= this.context.config.FLOOD_CLOSE_AFTER) {
+          this.close('flood', 'flood');
+          return;
+        }
+        this.reject(frame.seq, 'rate_limited', 'rate limit exceeded; slow down and resend');
+        return;
+      }
+      this.#rateLimitedInARow = 0;
+    }
+    (FRAME_HANDLERS[frame.type] as Handler)(this, frame);
+  }
+
+  /** Closes the session with a documented close code. */
+  close(reason: CloseReason, status: StatusReason): void {
+    if (this.#ended) return;
+    const ws = this.#ws;
+    this.end(status);
+    ws.close(closeCode(reason), reason);
+    // A peer that never answers the close handshake must not hold the socket.
+    setTimeout(() => ws.terminate(), 2000).unref();
+  }
+
+  /** Drops the connection without a close handshake (a peer that stopped answering). */
+  terminate(status: StatusReason, reason: CloseReason): void {
+    if (this.#ended) return;
+    this.end(status);
+    // Try a close frame with the code first; a dead peer will not read it, so cut right after.
+    this.#ws.close(closeCode(reason), reason);
+    setTimeout(() => this.#ws.terminate(), 100).unref();
+  }
+
+  /** Stops reading the socket (shutdown drains in-flight writes before closing). */
+  pauseReading(): void {
+    this.paused = true;
+    this.#ws.pause();
+  }
+
+  sendPing(): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.ping();
+  }
+
+  expire(reason: 'heartbeat_timeout' | 'first_frame_timeout'): void {
+    this.terminate(reason, reason);
+  }
+
+  /** Ends the session once: stops the heartbeat watch and publishes the offline transition. */
+  end(reason: StatusReason): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.context.heartbeat.delete(this);
+    this.context.metrics.closes.inc({ reason });
+    this.#onEnd(this, reason);
+  }
+}

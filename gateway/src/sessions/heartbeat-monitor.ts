@@ -1,0 +1,92 @@
+/** A session as the heartbeat monitor sees it. */
+export interface Watched {
+  /** Epoch ms of the last sign of life (frame or pong). */
+  lastSeen: number;
+  /** Epoch ms of the last ping sent. */
+  lastPing: number;
+  /** True once any sign of life arrived after the session opened. */
+  alive: boolean;
+  /** True while the gateway itself stopped reading the socket (backpressure). */
+  paused: boolean;
+  sendPing(): void;
+  /** Called once, after the monitor stopped watching: the session must end. */
+  expire(reason: 'heartbeat_timeout' | 'first_frame_timeout'): void;
+}
+
+export interface HeartbeatOptions {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** How long a new session has to show its first sign of life. */
+  readonly firstFrameTimeoutMs: number;
+  /** Defaults to the wall clock; tests pass a fake one. */
+  readonly now?: () => number;
+}
+
+/**
+ * Pings quiet sessions and expires silent ones with ONE timer for all sessions: a sweep every
+ * `tick` ms walks the set, so 20,000 sessions cost 20,000 cheap comparisons per tick and no
+ * per-session timers. A silent session is expired within `timeout + tick`; tick is at most
+ * 500 ms, which keeps the promise "offline within timeout + 1 s".
+ *
+ * Sessions that sent anything within the interval are not pinged: their traffic is the heartbeat.
+ */
+export class HeartbeatMonitor {
+  readonly #sessions = new Set<Watched>();
+  readonly #options: HeartbeatOptions;
+  readonly #now: () => number;
+  readonly tickMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: HeartbeatOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    const shortest = Math.min(options.intervalMs, options.firstFrameTimeoutMs);
+    this.tickMs = Math.max(10, Math.min(500, Math.floor(shortest / 2)));
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.sweep(), this.tickMs);
+    // The sweep alone must not keep the process up after shutdown.
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  add(session: Watched): void {
+    this.#sessions.add(session);
+  }
+
+  delete(session: Watched): void {
+    this.#sessions.delete(session);
+  }
+
+  /** One pass over all sessions; public so tests can drive it with a fake clock. */
+  sweep(): void {
+    const now = this.#now();
+    const { intervalMs, timeoutMs, firstFrameTimeoutMs } = this.#options;
+    for (const session of this.#sessions) {
+      if (session.paused) {
+        // Silence caused by our own backpressure is not the device's fault.
+        session.lastSeen = now;
+        continue;
+      }
+      const silentFor = now - session.lastSeen;
+      const limit = session.alive ? timeoutMs : firstFrameTimeoutMs;
+      if (silentFor >= limit) {
+        this.#sessions.delete(session);
+        session.expire(session.alive ? 'heartbeat_timeout' : 'first_frame_timeout');
+      } else if (silentFor >= intervalMs && now - session.lastPing >= intervalMs) {
+        session.lastPing = now;
+        session.sendPing();
+      }
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import type { CommandResultFrame, DeviceTypeRegistry } from '@iot-gateway/schemas';
+import type { Config } from '../config.ts';
+import type { DeviceBus } from '../events/device-bus.ts';
+import type { Logger } from '../logger.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { TelemetrySink } from '../sink/telemetry-sink.ts';
+import type { HeartbeatMonitor } from './heartbeat-monitor.ts';
+
+/**
+ * Receives command results from devices. The command service implements it; until one is
+ * installed every result is answered with `unknown_command`.
+ */
+export interface CommandResultHandler {
+  /** Returns false when the command id is not pending for this device. */
+  onResult(deviceId: string, frame: CommandResultFrame): boolean;
+}
+
+/** What every session of one gateway shares. */
+export interface SessionContext {
+  readonly config: Config;
+  readonly sink: TelemetrySink;
+  readonly bus: DeviceBus;
+  readonly deviceTypes: DeviceTypeRegistry;
+  readonly metrics: GatewayMetrics;
+  readonly heartbeat: HeartbeatMonitor;
+  readonly log: Logger;
+  commands: CommandResultHandler | undefined;
+}

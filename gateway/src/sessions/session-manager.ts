@@ -1,0 +1,181 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocketServer } from 'ws';
+import type { DeviceAuthenticator } from '../auth/device-authenticator.ts';
+import type { HandshakeErrorCode } from '../errors.ts';
+import { ERRORS } from '../errors.ts';
+import type { StatusReason } from '../events/device-bus.ts';
+import { DeviceSession } from './device-session.ts';
+import type { SessionContext } from './session-context.ts';
+
+/** How long a graceful stop waits for in-flight frames to become durable. */
+const SHUTDOWN_FLUSH_MS = 10_000;
+
+const STATUS_TEXT: Record<number, string> = {
+  401: 'Unauthorized',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Answers an upgrade request with a plain HTTP error; the WebSocket never starts. */
+function refuse(
+  socket: Duplex,
+  code: HandshakeErrorCode | 'internal_error',
+  message: string,
+  extraHeaders: Record<string, string> = {},
+): void {
+  if (socket.destroyed) return;
+  const status = ERRORS[code].status;
+  const body = JSON.stringify({ error: code, message, hint: ERRORS[code].hint });
+  const headers = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+    ...extraHeaders,
+  };
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n')}\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Owns the live sessions of this gateway: authenticates upgrades, keeps one session per device
+ * (a new one replaces the old), and publishes online/offline transitions in order.
+ */
+export class SessionManager {
+  readonly #sessions = new Map<string, DeviceSession>();
+  readonly #context: SessionContext;
+  readonly #wss: WebSocketServer;
+  readonly #auth: DeviceAuthenticator;
+  #accepting = true;
+  #idle: Array<() => void> = [];
+
+  constructor(context: SessionContext, wss: WebSocketServer, auth: DeviceAuthenticator) {
+    this.#context = context;
+    this.#wss = wss;
+    this.#auth = auth;
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get(deviceId: string): DeviceSession | undefined {
+    return this.#sessions.get(deviceId);
+  }
+
+  values(): IterableIterator<DeviceSession> {
+    return this.#sessions.values();
+  }
+
+  /** The `upgrade` listener of the HTTP server. */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { metrics, log, config } = this.#context;
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path !== '/v1/connect') {
+      refuse(socket, 'not_found', `no WebSocket endpoint at ${path}`);
+      return;
+    }
+    if (!this.#accepting) {
+      refuse(socket, 'server_busy', 'the gateway is shutting down', { 'Retry-After': '5' });
+      return;
+    }
+    if (this.#sessions.size >= config.MAX_SESSIONS) {
+      metrics.handshakeRejects.inc({ reason: 'server_busy' });
+      refuse(socket, 'server_busy', 'the gateway holds its maximum of sessions', {
+        'Retry-After': '10',
+      });
+      return;
+    }
+
+    let result: Awaited<ReturnType<DeviceAuthenticator['authenticate']>>;
+    try {
+      result = await this.#auth.authenticate(req.headers);
+    } catch (err) {
+      log.error({ err }, 'device authentication failed unexpectedly');
+      refuse(socket, 'internal_error', 'authentication failed; retry later');
+      return;
+    }
+    if (!result.ok) {
+      metrics.handshakeRejects.inc({ reason: result.reason });
+      // The reason is logged, never the credential.
+      log.info({ reason: result.reason, ip: req.socket.remoteAddress }, 'device refused');
+      refuse(socket, result.reason, result.message);
+      return;
+    }
+    const { device } = result;
+    const deviceType = this.#context.deviceTypes.get(device.type);
+    if (!deviceType) {
+      log.error({ deviceId: device.id, type: device.type }, 'device has an unknown type');
+      refuse(socket, 'internal_error', `device type ${device.type} is not loaded on this gateway`);
+      return;
+    }
+    if (socket.destroyed || !this.#accepting) return;
+
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const previous = this.#sessions.get(device.id);
+      // The old session's offline transition is published before the new one's online.
+      previous?.close('session_replaced', 'replaced');
+      const session = new DeviceSession(ws, device, deviceType, this.#context, (s, reason) =>
+        this.#ended(s, reason),
+      );
+      this.#sessions.set(device.id, session);
+      metrics.sessions.set(this.#sessions.size);
+      this.#publish(session, true, 'connected');
+      session.open();
+    });
+  }
+
+  #ended(session: DeviceSession, reason: StatusReason): void {
+    if (this.#sessions.get(session.device.id) === session) this.#sessions.delete(session.device.id);
+    this.#context.metrics.sessions.set(this.#sessions.size);
+    this.#publish(session, false, reason);
+    if (this.#sessions.size === 0) for (const wake of this.#idle.splice(0)) wake();
+  }
+
+  #publish(session: DeviceSession, online: boolean, reason: StatusReason): void {
+    this.#context.bus.emit('status', {
+      deviceId: session.device.id,
+      deviceType: session.deviceType.name,
+      labels: session.device.labels,
+      sessionId: session.id,
+      online,
+      reason,
+      ts: Date.now(),
+    });
+  }
+
+  /** Closes the device's live session at once (device deleted or credential rotated). */
+  revoke(deviceId: string): boolean {
+    const session = this.#sessions.get(deviceId);
+    if (!session) return false;
+    session.close('device_revoked', 'revoked');
+    return true;
+  }
+
+  /**
+   * Graceful stop: refuse new sessions, stop reading, let in-flight frames become durable and
+   * acked, then close every session with 1001.
+   */
+  async shutdown(flush: () => Promise<void>): Promise<void> {
+    this.#accepting = false;
+    for (const session of this.#sessions.values()) session.pauseReading();
+    // Bounded: with InfluxDB down and the spool full nothing can become durable, and the
+    // devices keep every unacked frame anyway.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      flush(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    // Acks go out on the next turn of the event loop; let them leave before the close frames.
+    await new Promise((r) => setImmediate(r));
+    for (const session of [...this.#sessions.values()]) session.close('going_away', 'shutdown');
+  }
+}

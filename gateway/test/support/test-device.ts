@@ -1,0 +1,139 @@
+import WebSocket from 'ws';
+
+export interface Frame {
+  type: string;
+  [key: string]: any;
+}
+
+/**
+ * A bare protocol-v1 client for tests: it records every frame and close, and lets a test wait for
+ * the frame it expects instead of sleeping.
+ */
+export class TestDevice {
+  readonly ws: WebSocket;
+  readonly frames: Frame[] = [];
+  closed: { code: number; reason: string } | undefined;
+  #waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
+  #closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame;
+      this.frames.push(frame);
+      for (const w of [...this.#waiters]) {
+        if (w.match(frame)) {
+          this.#waiters.splice(this.#waiters.indexOf(w), 1);
+          w.resolve(frame);
+        }
+      }
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: String(reason) };
+      for (const w of this.#closeWaiters.splice(0)) w(this.closed);
+    });
+    ws.on('error', () => {});
+  }
+
+  /** Connects and waits for `hello`. Rejects with the HTTP status and body when refused. */
+  static async connect(
+    baseUrl: string,
+    credential: string | undefined,
+    options: {
+      via?: 'header' | 'subprotocol';
+      headers?: Record<string, string>;
+      autoPong?: boolean;
+    } = {},
+  ): Promise<TestDevice> {
+    const url = `${baseUrl.replace(/^http/, 'ws')}/v1/connect`;
+    const headers: Record<string, string> = { ...options.headers };
+    let protocols: string[] | undefined;
+    if (credential !== undefined) {
+      if (options.via === 'subprotocol') protocols = ['iot-gateway.v1', `bearer.${credential}`];
+      else headers.authorization = `Bearer ${credential}`;
+    }
+    const ws = new WebSocket(url, protocols, { headers, autoPong: options.autoPong ?? true });
+    const device = new TestDevice(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c;
+        });
+        res.on('end', () => reject(new RefusedError(res.statusCode ?? 0, body)));
+      });
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await device.next((f) => f.type === 'hello');
+    return device;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The first frame (already received or coming) that matches. */
+  next(match: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+    const seen = this.frames.find(match);
+    if (seen) {
+      this.frames.splice(this.frames.indexOf(seen), 1);
+      return Promise.resolve(seen);
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (f: Frame) => {
+          clearTimeout(timer);
+          this.frames.splice(this.frames.indexOf(f), 1);
+          resolve(f);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(
+          new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`),
+        );
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Waits for an ack covering `seq`. */
+  ackFor(seq: number, timeoutMs = 5000): Promise<Frame> {
+    return this.next((f) => f.type === 'ack' && f.seq >= seq, timeoutMs);
+  }
+
+  errorFor(seq: number, timeoutMs = 5000): Promise<Frame> {
+    return this.next((f) => f.type === 'error' && f.seq === seq, timeoutMs);
+  }
+
+  waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('socket not closed in time')), timeoutMs);
+      this.#closeWaiters.push((c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+export class RefusedError extends Error {
+  readonly status: number;
+  readonly body: any;
+  constructor(status: number, body: string) {
+    super(`refused with ${status}: ${body}`);
+    this.status = status;
+    try {
+      this.body = JSON.parse(body);
+    } catch {
+      this.body = body;
+    }
+  }
+}
