@@ -1,0 +1,543 @@
+import type { IClientOptions, IPublishPacket, ISubscriptionMap, MqttClient } from 'mqtt';
+import { connect } from 'mqtt';
+import type {
+  DeviceBus,
+  EventAccepted,
+  StatusChange,
+  TelemetryAccepted,
+} from '../events/device-bus.ts';
+import type { Logger } from '../logger.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { CommandIngress } from './command-ingress.ts';
+import type { CommandRejection } from './command-receiver.ts';
+import { CommandReceiver } from './command-receiver.ts';
+import type { MqttBridgeOptions, ResolvedMqttBridgeOptions } from './mqtt-bridge-options.ts';
+import { redactUrl, resolveMqttBridgeOptions } from './mqtt-bridge-options.ts';
+import type { OutboundMessage } from './outbox.ts';
+import { Outbox } from './outbox.ts';
+import type { GatewayStatusReason } from './payloads.ts';
+import {
+  deviceStatusPayload,
+  eventPayload,
+  gatewayStatusPayload,
+  telemetryPayload,
+} from './payloads.ts';
+import { BridgeTopics, isTopicLevel } from './topics.ts';
+import { WarningThrottle } from './warning-throttle.ts';
+
+/** What the bridge needs from the rest of the gateway. */
+export interface MqttBridgeDeps {
+  readonly bus: DeviceBus;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  /** The command service; without one, MQTT command requests get `commands_unavailable`. */
+  readonly commands?: CommandIngress | undefined;
+}
+
+/** A snapshot for /readyz and diagnostics. */
+export interface MqttBridgeState {
+  /** False only in {@link DISABLED_MQTT_BRIDGE_STATE}. */
+  readonly enabled: boolean;
+  /** Connected to the broker, with messages from before a reconnect resent. */
+  readonly connected: boolean;
+  /** Messages the broker has not acknowledged yet: waiting in the queue or in flight. */
+  readonly queued: number;
+  /** Of `queued`, those handed to MQTT.js and awaiting the broker's acknowledgement. */
+  readonly inFlight: number;
+  /** Messages dropped since start because the queue was full. */
+  readonly dropped: number;
+  /** The queue's bound (`maxQueued`). */
+  readonly maxQueued: number;
+}
+
+/** What to report when MQTT_URL is unset and no bridge exists. */
+export const DISABLED_MQTT_BRIDGE_STATE: MqttBridgeState = Object.freeze({
+  enabled: false,
+  connected: false,
+  queued: 0,
+  inFlight: 0,
+  dropped: 0,
+  maxQueued: 0,
+});
+
+/** A body of a command state message: the command service's view of one command. */
+export type CommandStateMessage = Readonly<Record<string, unknown>>;
+
+/**
+ * Publishes device telemetry, events and online status to an MQTT broker, and takes command
+ * requests from it. docs/mqtt.md describes the topics and payloads.
+ *
+ * Device sessions never wait for the broker: bus listeners only append to a bounded in-memory
+ * {@link Outbox}, which is drained asynchronously into MQTT.js with at most `maxInFlight`
+ * unacknowledged messages. While the broker is away the outbox fills up, dropping the oldest
+ * telemetry and events first; after a reconnect MQTT.js first resends what was in flight (its
+ * outgoing store survives with `clean: false`), then the outbox resumes in order.
+ *
+ * @example
+ * ```ts
+ * const bridge = new MqttBridge({ url: 'mqtt://localhost:1883' }, { bus, metrics, log });
+ * bridge.start();
+ * // … later, after device sessions have closed:
+ * await bridge.stop();
+ * ```
+ */
+export class MqttBridge {
+  readonly options: ResolvedMqttBridgeOptions;
+  readonly topics: BridgeTopics;
+  readonly #bus: DeviceBus;
+  readonly #metrics: GatewayMetrics;
+  readonly #log: Logger;
+  readonly #outbox: Outbox;
+  readonly #receiver: CommandReceiver;
+  readonly #dropWarnings: WarningThrottle;
+  readonly #brokerWarnings: WarningThrottle;
+  readonly #idWarnings: WarningThrottle;
+  #commands: CommandIngress | undefined;
+  #client: MqttClient | undefined;
+  /** Connected and done resending: new messages may go out. */
+  #ready = false;
+  #inFlight = 0;
+  /** Bumped when a connection closes; QoS 0 callbacks of an older connection may never come. */
+  #connection = 0;
+  #dropped = 0;
+  #droppedAtDisconnect = 0;
+  #disconnectedAt: number | undefined;
+  #pumpScheduled = false;
+  #closed = false;
+  #stopping: Promise<void> | undefined;
+  #drainWaiters: Array<() => void> = [];
+
+  constructor(options: MqttBridgeOptions, deps: MqttBridgeDeps) {
+    this.options = resolveMqttBridgeOptions(options);
+    this.topics = new BridgeTopics(this.options.topicPrefix);
+    this.#bus = deps.bus;
+    this.#metrics = deps.metrics;
+    this.#log = deps.log;
+    this.#commands = deps.commands;
+    this.#outbox = new Outbox(this.options.maxQueued);
+    this.#dropWarnings = new WarningThrottle(this.options.warningIntervalMs);
+    this.#brokerWarnings = new WarningThrottle(this.options.warningIntervalMs);
+    this.#idWarnings = new WarningThrottle(this.options.warningIntervalMs);
+    this.#receiver = new CommandReceiver({
+      topics: this.topics,
+      maxCommandBytes: this.options.maxCommandBytes,
+      log: this.#log,
+      ingress: () => this.#commands,
+      reject: (deviceId, rejection) => this.#publishRejection(deviceId, rejection),
+    });
+  }
+
+  /**
+   * The MQTT.js client, once started. Exposed for diagnostics and tests (e.g. to cut the
+   * connection abruptly); publishing through it bypasses the bridge's ordering and bounds.
+   * @internal
+   */
+  get client(): MqttClient | undefined {
+    return this.#client;
+  }
+
+  /**
+   * Starts listening to the bus and connecting. Returns at once: the broker may be down, in which
+   * case messages are queued and the bridge keeps retrying every `reconnectPeriodMs`.
+   */
+  start(): void {
+    if (this.#client) return;
+    if (this.#closed || this.#stopping) throw new Error('a stopped MQTT bridge cannot start again');
+    const { options } = this;
+    const clientOptions: IClientOptions = {
+      clientId: options.clientId,
+      // A persistent session keeps the command subscription, and the commands published while
+      // the gateway was down, on the broker. Unacknowledged messages are resent by MQTT.js from
+      // its outgoing store after each reconnect, as retries within that same session.
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: options.reconnectPeriodMs,
+      keepalive: options.keepaliveS,
+      connectTimeout: 10_000,
+      resubscribe: true,
+      // A refused CONNACK (bad credentials, broker overloaded) is often fixed on the broker side;
+      // keep trying as for any other outage.
+      reconnectOnConnackError: true,
+      // Messages wait in the bridge's own bounded outbox, never in MQTT.js's unbounded queue.
+      queueQoSZero: false,
+      will: this.#will(),
+    };
+    const client = connect(options.url, clientOptions);
+    this.#client = client;
+    client.on('connect', () => this.#onConnect(client));
+    client.on('close', this.#onClose);
+    client.on('error', this.#onError);
+    client.on('reconnect', () => this.#refreshWill(client));
+    client.on('message', this.#onMessage);
+    this.#bus.on('telemetry', this.#onTelemetry);
+    this.#bus.on('event', this.#onEvent);
+    this.#bus.on('status', this.#onStatus);
+    this.#metrics.bridgeConnected.set(0);
+    this.#updateQueued();
+    this.#log.debug(
+      { url: redactUrl(options.url), clientId: options.clientId },
+      'MQTT bridge connecting',
+    );
+  }
+
+  /**
+   * Clean stop: stops listening to the bus, publishes the gateway's retained `offline`
+   * (`shutdown`) status after everything queued, waits up to `stopTimeoutMs` for the broker to
+   * acknowledge it all, then disconnects (so the broker discards the last will). Call it after
+   * device sessions have closed, so their offline statuses are published too. Safe to call twice.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  /** Installs (or removes) the command service that MQTT command requests are handed to. */
+  setCommandIngress(ingress: CommandIngress | undefined): void {
+    this.#commands = ingress;
+  }
+
+  /**
+   * Publishes a command's state to `{prefix}/devices/{id}/commands/{commandId}` (not retained).
+   * The body is `state` with `id` and `deviceId` set. Returns false when nothing was queued: the
+   * bridge is stopped, or an id cannot be a topic level.
+   */
+  publishCommandState(deviceId: string, commandId: string, state: CommandStateMessage): boolean {
+    if (!this.#usableId(deviceId) || !this.#usableId(commandId)) return false;
+    return this.#enqueue({
+      topic: this.topics.commandState(deviceId, commandId),
+      body: Object.assign({ id: commandId, deviceId }, state, { id: commandId, deviceId }),
+      retain: false,
+      kind: 'command',
+    });
+  }
+
+  state(): MqttBridgeState {
+    return {
+      enabled: true,
+      connected: this.#ready,
+      queued: this.#outbox.size + this.#inFlight,
+      inFlight: this.#inFlight,
+      dropped: this.#dropped,
+      maxQueued: this.options.maxQueued,
+    };
+  }
+
+  /** One line for the start message; the broker's credentials are left out. */
+  describe(): string {
+    const { url, clientId, qos, topicPrefix } = this.options;
+    return `MQTT bridge → ${redactUrl(url)} as ${clientId}, topics ${topicPrefix}/devices/{id}/(telemetry|events|status|commands), QoS ${qos}`;
+  }
+
+  // Bus listeners: they only append to the outbox, so a session's emit never waits for I/O.
+
+  readonly #onTelemetry = (frame: TelemetryAccepted): void => {
+    if (!this.#usableId(frame.deviceId)) return;
+    const body = telemetryPayload(frame);
+    if (!body) return;
+    this.#enqueue({
+      topic: this.topics.telemetry(frame.deviceId),
+      body,
+      retain: false,
+      kind: 'telemetry',
+    });
+  };
+
+  readonly #onEvent = (event: EventAccepted): void => {
+    if (!this.#usableId(event.deviceId)) return;
+    this.#enqueue({
+      topic: this.topics.events(event.deviceId),
+      body: eventPayload(event),
+      retain: false,
+      kind: 'event',
+    });
+  };
+
+  readonly #onStatus = (change: StatusChange): void => {
+    if (!this.#usableId(change.deviceId)) return;
+    this.#enqueue({
+      topic: this.topics.status(change.deviceId),
+      body: deviceStatusPayload(change),
+      retain: true,
+      kind: 'status',
+      key: change.deviceId,
+    });
+  };
+
+  #usableId(id: string): boolean {
+    if (isTopicLevel(id)) return true;
+    const skipped = this.#idWarnings.note();
+    if (skipped !== undefined) {
+      this.#log.warn(
+        { id: JSON.stringify(id), skipped },
+        'an id holds a character that is special in MQTT topics; its messages are not bridged',
+      );
+    }
+    return false;
+  }
+
+  #publishRejection(deviceId: string, rejection: CommandRejection): void {
+    this.#enqueue({
+      topic: this.topics.commandRejected(deviceId),
+      body: rejection,
+      retain: false,
+      kind: 'command',
+    });
+  }
+
+  #enqueue(message: OutboundMessage): boolean {
+    if (this.#closed) return false;
+    const dropped = this.#outbox.push(message);
+    if (dropped > 0) this.#noteDropped(dropped);
+    this.#updateQueued();
+    this.#schedulePump();
+    return true;
+  }
+
+  #noteDropped(count: number): void {
+    this.#dropped += count;
+    this.#metrics.bridgeDropped.inc(count);
+    const report = this.#dropWarnings.note(count);
+    if (report !== undefined) {
+      this.#log.warn(
+        { dropped: report, queued: this.#outbox.size, maxQueued: this.options.maxQueued },
+        'MQTT bridge queue full: dropped the oldest messages',
+      );
+    }
+  }
+
+  #updateQueued(): void {
+    this.#metrics.bridgeQueued.set(this.#outbox.size + this.#inFlight);
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled || !this.#ready) return;
+    this.#pumpScheduled = true;
+    // Batches the messages of one event-loop turn and keeps MQTT.js's work out of the emitter.
+    setImmediate(this.#pump);
+  }
+
+  readonly #pump = (): void => {
+    this.#pumpScheduled = false;
+    const client = this.#client;
+    if (!client) return;
+    while (this.#ready && this.#inFlight < this.options.maxInFlight) {
+      const message = this.#outbox.shift();
+      if (!message) break;
+      this.#send(client, message);
+    }
+    this.#updateQueued();
+    this.#checkDrained();
+  };
+
+  #send(client: MqttClient, message: OutboundMessage): void {
+    let payload: string;
+    try {
+      payload = JSON.stringify(message.body);
+    } catch (err) {
+      // Bus payloads are validated JSON, so this is a bug elsewhere; do not stall the queue on it.
+      this.#log.error({ err, topic: message.topic }, 'MQTT message is not serializable; skipped');
+      return;
+    }
+    this.#inFlight += 1;
+    const connection = this.#connection;
+    client.publish(
+      message.topic,
+      payload,
+      { qos: this.options.qos, retain: message.retain },
+      (err) => this.#settled(connection, err),
+    );
+  }
+
+  /** A publish callback: the broker acknowledged (QoS 1/2), or the message was written (QoS 0). */
+  #settled(connection: number, err: Error | undefined): void {
+    // QoS 1/2 callbacks survive reconnects (MQTT.js resends and then calls them); QoS 0 ones of a
+    // closed connection were already written off in #onClose.
+    if (this.options.qos === 0 && connection !== this.#connection) return;
+    this.#inFlight -= 1;
+    if (err && !this.#closed) {
+      // MQTT.js only fails a publish it did not store (e.g. its own queue flushed on close).
+      this.#noteDropped(1);
+      this.#log.debug({ err: err.message }, 'MQTT publish failed');
+    }
+    this.#updateQueued();
+    this.#schedulePump();
+    this.#checkDrained();
+  }
+
+  #checkDrained(): void {
+    if (this.#drainWaiters.length === 0 || this.#outbox.size > 0 || this.#inFlight > 0) return;
+    for (const wake of this.#drainWaiters.splice(0)) wake();
+  }
+
+  #waitDrained(timeoutMs: number): Promise<boolean> {
+    if (this.#outbox.size === 0 && this.#inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#drainWaiters = this.#drainWaiters.filter((w) => w !== wake);
+        resolve(false);
+      }, timeoutMs);
+      this.#drainWaiters.push(wake);
+    });
+  }
+
+  #gatewayStatus(online: boolean, reason: GatewayStatusReason): string {
+    return JSON.stringify(gatewayStatusPayload(online, reason));
+  }
+
+  #will(): NonNullable<IClientOptions['will']> {
+    return {
+      topic: this.topics.gatewayStatus(this.options.clientId),
+      payload: Buffer.from(this.#gatewayStatus(false, 'lost')),
+      qos: this.options.qos,
+      retain: true,
+    };
+  }
+
+  /** The will's `ts` tells when the lost connection was made; MQTT.js sends the will per CONNECT. */
+  #refreshWill(client: MqttClient): void {
+    client.options.will = this.#will();
+  }
+
+  #onConnect(client: MqttClient): void {
+    if (this.#closed) return;
+    this.#ready = true;
+    this.#metrics.bridgeConnected.set(1);
+    const { clientId } = this.options;
+    if (this.#disconnectedAt === undefined) {
+      this.#log.info({ url: redactUrl(this.options.url), clientId }, 'MQTT bridge connected');
+    } else {
+      this.#log.info(
+        {
+          downMs: Date.now() - this.#disconnectedAt,
+          queued: this.#outbox.size,
+          dropped: this.#dropped - this.#droppedAtDisconnect,
+        },
+        'MQTT bridge reconnected; sending what was queued',
+      );
+      this.#disconnectedAt = undefined;
+    }
+    this.#brokerWarnings.flush();
+    // Sent ahead of the queue: consumers should see the gateway online before its backlog.
+    this.#send(client, {
+      topic: this.topics.gatewayStatus(clientId),
+      body: gatewayStatusPayload(true, 'connected'),
+      retain: true,
+      kind: 'status',
+    });
+    this.#subscribe(client);
+    this.#schedulePump();
+  }
+
+  #subscribe(client: MqttClient): void {
+    const { shareGroup } = this.options;
+    const filter = this.topics.commandsFilter();
+    const subscription = shareGroup ? `$share/${shareGroup}/${filter}` : filter;
+    // Subscribing again on every connect is idempotent on the broker, and covers a SUBSCRIBE lost
+    // with a connection that the broker's session does not remember; `resubscribe` makes MQTT.js
+    // send it even though it already knows the topic. The cast is MQTT.js's own map type, whose
+    // index signature cannot express the extra flag.
+    const request = { [subscription]: { qos: 1 }, resubscribe: true } as ISubscriptionMap;
+    client.subscribe(request, (err, granted) => {
+      if (err) {
+        this.#log.debug(
+          { err: err.message },
+          'MQTT command subscription not made; retried on reconnect',
+        );
+        return;
+      }
+      if (granted?.some((g) => g.qos === 128)) {
+        this.#log.error({ subscription }, 'the MQTT broker refused the command subscription');
+        return;
+      }
+      this.#log.debug({ subscription }, 'MQTT command subscription active');
+    });
+  }
+
+  readonly #onClose = (): void => {
+    if (this.options.qos === 0) {
+      // Written QoS 0 messages may never report back; they are gone with the socket.
+      this.#connection += 1;
+      this.#inFlight = 0;
+      this.#updateQueued();
+    }
+    if (!this.#ready) return;
+    this.#ready = false;
+    this.#metrics.bridgeConnected.set(0);
+    this.#disconnectedAt = Date.now();
+    this.#droppedAtDisconnect = this.#dropped;
+    if (!this.#closed) {
+      this.#log.warn(
+        { queued: this.#outbox.size + this.#inFlight, retryMs: this.options.reconnectPeriodMs },
+        'MQTT broker connection lost; queueing messages until it is back',
+      );
+    }
+  };
+
+  readonly #onError = (err: Error): void => {
+    const failures = this.#brokerWarnings.note();
+    if (failures !== undefined) {
+      this.#log.warn(
+        { err: err.message, failures, queued: this.#outbox.size + this.#inFlight },
+        'MQTT broker unreachable; retrying',
+      );
+    } else {
+      this.#log.debug({ err: err.message }, 'MQTT connection attempt failed');
+    }
+  };
+
+  readonly #onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+    this.#receiver.receive(topic, payload, packet.retain).catch((err: unknown) => {
+      this.#log.error({ err, topic }, 'MQTT command handling failed');
+    });
+  };
+
+  async #stop(): Promise<void> {
+    this.#bus.off('telemetry', this.#onTelemetry);
+    this.#bus.off('event', this.#onEvent);
+    this.#bus.off('status', this.#onStatus);
+    const client = this.#client;
+    if (!client) {
+      this.#closed = true;
+      return;
+    }
+    this.#enqueue({
+      topic: this.topics.gatewayStatus(this.options.clientId),
+      body: gatewayStatusPayload(false, 'shutdown'),
+      retain: true,
+      kind: 'status',
+    });
+    // With the broker away there is nothing to wait for; its session keeps the will, which it
+    // already published when the connection dropped.
+    const drained = this.#ready ? await this.#waitDrained(this.options.stopTimeoutMs) : false;
+    const lost = this.#outbox.clear() + this.#inFlight;
+    this.#closed = true;
+    if (lost > 0) {
+      this.#log.warn({ lost }, 'MQTT bridge stopped before the broker acknowledged every message');
+    }
+    await this.#end(client, !drained);
+    this.#ready = false;
+    this.#inFlight = 0;
+    this.#metrics.bridgeConnected.set(0);
+    this.#updateQueued();
+  }
+
+  /** A graceful end waits for the broker; one that does not answer gets the socket cut. */
+  async #end(client: MqttClient, force: boolean): Promise<void> {
+    if (force) {
+      await client.endAsync(true);
+      return;
+    }
+    // A second end() call would be a no-op while the first is pending, so the fallback cuts the
+    // socket itself; MQTT.js then completes the pending end.
+    const timer = setTimeout(() => client.stream.destroy(), this.options.stopTimeoutMs);
+    try {
+      await client.endAsync(false);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

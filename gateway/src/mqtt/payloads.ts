@@ -1,0 +1,107 @@
+import type {
+  EventAccepted,
+  StatusChange,
+  StatusReason,
+  TelemetryAccepted,
+} from '../events/device-bus.ts';
+
+// The JSON bodies the bridge publishes. They are a public contract for backends: docs/mqtt.md
+// shows one example of each, so a field is only ever added, never renamed or removed.
+
+type MetricValues = Readonly<Record<string, number | boolean | string>>;
+
+/** Body of `{prefix}/devices/{id}/telemetry`: one accepted telemetry frame. */
+export interface TelemetryPayload {
+  readonly deviceId: string;
+  /** The device type. */
+  readonly type: string;
+  readonly sessionId: string;
+  /** The frame's seq; with `sessionId` it identifies a redelivered message. */
+  readonly seq: number;
+  /** RFC 3339 time of the last reading. */
+  readonly ts: string;
+  readonly readings: ReadonlyArray<{ readonly ts: string; readonly metrics: MetricValues }>;
+  /** Metrics of the last reading, for consumers that only want the newest values. */
+  readonly metrics: MetricValues;
+}
+
+/** Body of `{prefix}/devices/{id}/events`. */
+export interface EventPayload {
+  readonly deviceId: string;
+  readonly type: string;
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly ts: string;
+  readonly name: string;
+  readonly severity: string;
+  readonly data: unknown;
+}
+
+/** Body of the retained `{prefix}/devices/{id}/status`. */
+export interface DeviceStatusPayload {
+  readonly deviceId: string;
+  readonly type: string;
+  readonly online: boolean;
+  readonly ts: string;
+  readonly reason: StatusReason;
+  readonly sessionId: string;
+}
+
+/** Why the gateway's own status changed; `lost` is the last will, published by the broker. */
+export type GatewayStatusReason = 'connected' | 'shutdown' | 'lost';
+
+/** Body of the retained `{prefix}/gateway/{clientId}/status`. */
+export interface GatewayStatusPayload {
+  readonly online: boolean;
+  readonly ts: string;
+  readonly reason: GatewayStatusReason;
+}
+
+const rfc3339 = (epochMs: number): string => new Date(epochMs).toISOString();
+
+/** Undefined for a frame without readings, which the session never accepts. */
+export function telemetryPayload(frame: TelemetryAccepted): TelemetryPayload | undefined {
+  const last = frame.readings.at(-1);
+  if (!last) return undefined;
+  return {
+    deviceId: frame.deviceId,
+    type: frame.deviceType,
+    sessionId: frame.sessionId,
+    seq: frame.seq,
+    ts: rfc3339(last.ts),
+    readings: frame.readings.map((r) => ({ ts: rfc3339(r.ts), metrics: r.metrics })),
+    metrics: last.metrics,
+  };
+}
+
+export function eventPayload(event: EventAccepted): EventPayload {
+  return {
+    deviceId: event.deviceId,
+    type: event.deviceType,
+    sessionId: event.sessionId,
+    seq: event.seq,
+    ts: rfc3339(event.ts),
+    name: event.name,
+    severity: event.severity,
+    data: event.data,
+  };
+}
+
+export function deviceStatusPayload(change: StatusChange): DeviceStatusPayload {
+  return {
+    deviceId: change.deviceId,
+    type: change.deviceType,
+    online: change.online,
+    ts: rfc3339(change.ts),
+    reason: change.reason,
+    sessionId: change.sessionId,
+  };
+}
+
+export function gatewayStatusPayload(
+  online: boolean,
+  reason: GatewayStatusReason,
+  epochMs = Date.now(),
+): GatewayStatusPayload {
+  return { online, ts: rfc3339(epochMs), reason };
+}

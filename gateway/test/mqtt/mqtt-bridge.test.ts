@@ -1,0 +1,362 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MosquittoServer } from '@iot-gateway/testing';
+import { freePort, startMosquitto, waitUntil } from '@iot-gateway/testing';
+import { GatewayError } from '../../src/errors.ts';
+import { DeviceBus } from '../../src/events/device-bus.ts';
+import { createLogger } from '../../src/logger.ts';
+import { GatewayMetrics } from '../../src/metrics.ts';
+import { MqttBridge } from '../../src/mqtt/mqtt-bridge.ts';
+import {
+  createTestBridge,
+  event,
+  gaugeValue,
+  Recorder,
+  status,
+  type TestBridge,
+  telemetry,
+} from './mqtt-test-kit.ts';
+
+let broker: MosquittoServer;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  broker = await startMosquitto();
+});
+after(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await broker.stop();
+});
+
+function track<T extends TestBridge | Recorder>(thing: T): T {
+  cleanups.push(() => ('bridge' in thing ? thing.bridge.stop() : thing.close()));
+  return thing;
+}
+
+async function connected(t: TestBridge): Promise<void> {
+  t.bridge.start();
+  await waitUntil(() => t.bridge.state().connected, { message: 'the bridge connected' });
+}
+
+/** What a device's messages looked like to a subscriber, as short labels in arrival order. */
+function timeline(recorder: Recorder, prefix: string, deviceId: string): string[] {
+  return recorder
+    .matching((m) => m.topic.startsWith(`${prefix}/devices/${deviceId}/`))
+    .map((m) => {
+      const kind = m.topic.split('/').at(-1);
+      if (kind === 'status') return `status:${m.body.online ? 'online' : 'offline'}`;
+      return `${kind}:${m.body.seq}`;
+    });
+}
+
+describe('MqttBridge publishing', () => {
+  it('publishes telemetry, events and status of each device in the order they happened', async () => {
+    const t = track(createTestBridge(broker.url));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/#`));
+    await connected(t);
+
+    const expected = new Map<string, string[]>();
+    for (const id of ['d1', 'd2', 'd3']) expected.set(id, ['status:online']);
+    for (const id of ['d1', 'd2', 'd3']) t.bus.emit('status', status(id, true));
+    for (let seq = 1; seq <= 30; seq++) {
+      for (const id of ['d1', 'd2', 'd3']) {
+        if (seq % 5 === 0) {
+          t.bus.emit('event', event(id, seq));
+          expected.get(id)?.push(`events:${seq}`);
+        } else {
+          t.bus.emit('telemetry', telemetry(id, seq));
+          expected.get(id)?.push(`telemetry:${seq}`);
+        }
+      }
+    }
+    for (const id of ['d1', 'd2', 'd3']) {
+      t.bus.emit('status', status(id, false, 'heartbeat_timeout'));
+      expected.get(id)?.push('status:offline');
+    }
+
+    await waitUntil(() => recorder.messages.length === 3 * 32, {
+      message: `96 messages (have ${recorder.messages.length})`,
+    });
+    for (const [id, labels] of expected)
+      assert.deepEqual(timeline(recorder, t.prefix, id), labels, id);
+  });
+
+  it('publishes the documented payloads', async () => {
+    const t = track(createTestBridge(broker.url));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/#`));
+    await connected(t);
+    const start = Date.UTC(2026, 0, 1, 12, 0, 0);
+    t.bus.emit('telemetry', {
+      deviceId: 'th-1',
+      deviceType: 'thermostat',
+      sessionId: 'sess-1',
+      seq: 7,
+      readings: [
+        { ts: start, metrics: { celsius: 21.5 } },
+        { ts: start + 1000, metrics: { celsius: 21.75, heating: true } },
+      ],
+    });
+    t.bus.emit('event', {
+      deviceId: 'th-1',
+      deviceType: 'thermostat',
+      sessionId: 'sess-1',
+      seq: 8,
+      ts: start + 2000,
+      name: 'door.opened',
+      severity: 'warning',
+      data: { door: 'front' },
+    });
+    t.bus.emit('status', {
+      deviceId: 'th-1',
+      deviceType: 'thermostat',
+      labels: { site: 'a' },
+      sessionId: 'sess-1',
+      online: false,
+      reason: 'heartbeat_timeout',
+      ts: start + 3000,
+    });
+    await waitUntil(() => recorder.messages.length === 3);
+    assert.deepEqual(recorder.on(`${t.prefix}/devices/th-1/telemetry`)[0]?.body, {
+      deviceId: 'th-1',
+      type: 'thermostat',
+      sessionId: 'sess-1',
+      seq: 7,
+      ts: '2026-01-01T12:00:01.000Z',
+      readings: [
+        { ts: '2026-01-01T12:00:00.000Z', metrics: { celsius: 21.5 } },
+        { ts: '2026-01-01T12:00:01.000Z', metrics: { celsius: 21.75, heating: true } },
+      ],
+      metrics: { celsius: 21.75, heating: true },
+    });
+    assert.deepEqual(recorder.on(`${t.prefix}/devices/th-1/events`)[0]?.body, {
+      deviceId: 'th-1',
+      type: 'thermostat',
+      sessionId: 'sess-1',
+      seq: 8,
+      ts: '2026-01-01T12:00:02.000Z',
+      name: 'door.opened',
+      severity: 'warning',
+      data: { door: 'front' },
+    });
+    assert.deepEqual(recorder.on(`${t.prefix}/devices/th-1/status`)[0]?.body, {
+      deviceId: 'th-1',
+      type: 'thermostat',
+      online: false,
+      ts: '2026-01-01T12:00:03.000Z',
+      reason: 'heartbeat_timeout',
+      sessionId: 'sess-1',
+    });
+  });
+
+  it('leaves the device status and the gateway status retained for later subscribers', async () => {
+    const t = track(createTestBridge(broker.url));
+    await connected(t);
+    t.bus.emit('status', status('d1', true));
+    t.bus.emit('telemetry', telemetry('d1', 1));
+    t.bus.emit('status', status('d1', false, 'closed'));
+    t.bus.emit('status', status('d2', true));
+    await waitUntil(() => t.bridge.state().queued === 0, {
+      message: 'the broker acknowledged all',
+    });
+
+    const late = track(await Recorder.connect(broker.url, `${t.prefix}/#`));
+    await waitUntil(() => late.messages.length === 3, { message: 'three retained messages' });
+    const d1 = late.on(`${t.prefix}/devices/d1/status`);
+    assert.equal(d1.length, 1);
+    assert.equal(d1[0]?.retain, true);
+    assert.equal(d1[0]?.body.online, false);
+    assert.equal(d1[0]?.body.reason, 'closed');
+    assert.equal(late.on(`${t.prefix}/devices/d2/status`)[0]?.body.online, true);
+    const gateway = late.on(`${t.prefix}/gateway/gw-${t.prefix}/status`);
+    assert.equal(gateway[0]?.retain, true);
+    assert.equal(gateway[0]?.body.online, true);
+    assert.equal(gateway[0]?.body.reason, 'connected');
+    assert.match(gateway[0]?.body.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    // Telemetry is not retained.
+    assert.equal(late.on(`${t.prefix}/devices/d1/telemetry`).length, 0);
+  });
+
+  it('makes a dead gateway visible through its last will, and comes back online', async () => {
+    const t = track(createTestBridge(broker.url, { reconnectPeriodMs: 300 }));
+    const topic = `${t.prefix}/gateway/gw-${t.prefix}/status`;
+    const watcher = track(await Recorder.connect(broker.url, topic));
+    await connected(t);
+    await waitUntil(() => watcher.on(topic).some((m) => m.body.online === true));
+
+    // The socket dies without a DISCONNECT, as when the gateway host crashes.
+    t.bridge.client?.stream.destroy();
+    const lost = await waitUntil(() => watcher.on(topic).find((m) => m.body.reason === 'lost'), {
+      message: 'the will',
+    });
+    assert.equal(lost.body.online, false);
+
+    const late = track(await Recorder.connect(broker.url, topic));
+    await waitUntil(() => late.messages.length > 0);
+    // A subscriber arriving during the outage finds the retained will (or, if the bridge was
+    // already back, its new online status).
+    assert.ok(['lost', 'connected'].includes(late.messages[0]?.body.reason));
+
+    await waitUntil(() => t.bridge.state().connected, { message: 'reconnected' });
+    await waitUntil(() => watcher.on(topic).at(-1)?.body.online === true, {
+      message: 'online again after the will',
+    });
+  });
+
+  it('publishes a retained shutdown status on a clean stop, and no will', async () => {
+    const t = createTestBridge(broker.url);
+    const topic = `${t.prefix}/gateway/gw-${t.prefix}/status`;
+    const watcher = track(await Recorder.connect(broker.url, topic));
+    await connected(t);
+    t.bus.emit('status', status('d1', false, 'shutdown'));
+    await t.bridge.stop();
+    assert.equal(t.bridge.state().connected, false);
+    await waitUntil(() => watcher.on(topic).some((m) => m.body.reason === 'shutdown'));
+
+    const late = track(await Recorder.connect(broker.url, `${t.prefix}/#`));
+    await waitUntil(() => late.messages.length === 2, { message: 'two retained statuses' });
+    const gateway = late.on(topic);
+    assert.deepEqual(
+      gateway.map((m) => [m.body.online, m.body.reason]),
+      [[false, 'shutdown']],
+    );
+    assert.equal(late.on(`${t.prefix}/devices/d1/status`)[0]?.body.reason, 'shutdown');
+    assert.ok(!watcher.on(topic).some((m) => m.body.reason === 'lost'), 'no will was published');
+    assert.equal(await gaugeValue(t.metrics.bridgeConnected), 0);
+  });
+
+  it('does not bridge ids that would change the topic structure', async () => {
+    const t = track(createTestBridge(broker.url));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/#`));
+    await connected(t);
+    t.bus.emit('telemetry', telemetry('a/b', 1));
+    t.bus.emit('telemetry', telemetry('+', 1));
+    t.bus.emit('status', status('#', true));
+    assert.equal(t.bridge.publishCommandState('d1', 'x/y', { state: 'sent' }), false);
+    t.bus.emit('telemetry', telemetry('ok', 1));
+    await waitUntil(() => recorder.on(`${t.prefix}/devices/ok/telemetry`).length === 1);
+    assert.deepEqual(
+      recorder.messages.filter((m) => m.topic.includes('/devices/')).map((m) => m.topic),
+      [`${t.prefix}/devices/ok/telemetry`],
+    );
+  });
+
+  it('keeps the emitter free: 10,000 events are only queued inside the emit loop', async () => {
+    const t = track(createTestBridge(broker.url));
+    await connected(t);
+    for (let seq = 1; seq <= 10_000; seq++) t.bus.emit('event', event(`d${seq % 50}`, seq));
+    // Nothing was handed to MQTT.js while the emitter ran; the pump works on later turns.
+    assert.deepEqual(
+      { queued: t.bridge.state().queued, inFlight: t.bridge.state().inFlight },
+      { queued: 10_000, inFlight: 0 },
+    );
+    assert.equal(await gaugeValue(t.metrics.bridgeQueued), 10_000);
+    await waitUntil(() => t.bridge.state().queued === 0, {
+      timeoutMs: 20_000,
+      message: 'the broker acknowledged 10,000 events',
+    });
+    assert.equal(await gaugeValue(t.metrics.bridgeQueued), 0);
+    assert.equal(t.bridge.state().dropped, 0);
+  });
+});
+
+describe('MqttBridge with the broker unreachable', () => {
+  it('queues 10,000 events without blocking the emitter, and counts what the bound drops', async () => {
+    const url = `mqtt://127.0.0.1:${await freePort()}`;
+    const roomy = track(createTestBridge(url));
+    const tight = track(createTestBridge(url, { maxQueued: 1_000 }));
+    roomy.bridge.start();
+    tight.bridge.start();
+    for (let seq = 1; seq <= 10_000; seq++) {
+      roomy.bus.emit('event', event('d1', seq));
+      tight.bus.emit('event', event('d1', seq));
+    }
+    assert.deepEqual(roomy.bridge.state(), {
+      enabled: true,
+      connected: false,
+      queued: 10_000,
+      inFlight: 0,
+      dropped: 0,
+      maxQueued: 100_000,
+    });
+    assert.equal(await gaugeValue(roomy.metrics.bridgeQueued), 10_000);
+    assert.equal(await gaugeValue(roomy.metrics.bridgeConnected), 0);
+    assert.equal(tight.bridge.state().queued, 1_000);
+    assert.equal(tight.bridge.state().dropped, 9_000);
+    assert.equal(await gaugeValue(tight.metrics.bridgeDropped), 9_000);
+    assert.equal(await gaugeValue(tight.metrics.bridgeQueued), 1_000);
+  });
+
+  it('stops promptly, reporting the queued messages as lost', async () => {
+    const url = `mqtt://127.0.0.1:${await freePort()}`;
+    const t = createTestBridge(url, { stopTimeoutMs: 60_000 });
+    t.bridge.start();
+    t.bus.emit('telemetry', telemetry('d1', 1));
+    // With no broker there is nothing to wait for, whatever stopTimeoutMs says.
+    await t.bridge.stop();
+    assert.equal(t.bridge.state().queued, 0);
+    assert.equal(t.bridge.publishCommandState('d1', 'c1', { state: 'sent' }), false);
+    t.bus.emit('telemetry', telemetry('d1', 2));
+    assert.equal(t.bridge.state().queued, 0);
+  });
+});
+
+describe('MqttBridge options and description', () => {
+  const deps = () => ({
+    bus: new DeviceBus(),
+    metrics: new GatewayMetrics({ defaultMetrics: false }),
+    log: createLogger('silent'),
+  });
+
+  it('describes itself in one line without the broker credentials', () => {
+    const bridge = new MqttBridge(
+      {
+        url: 'mqtt://gateway:s3cret@broker.example:1883',
+        clientId: 'iot-gateway-a',
+        topicPrefix: 'acme/iot',
+      },
+      deps(),
+    );
+    const line = bridge.describe();
+    assert.equal(
+      line,
+      'MQTT bridge → mqtt://broker.example:1883 as iot-gateway-a, topics acme/iot/devices/{id}/(telemetry|events|status|commands), QoS 1',
+    );
+    assert.ok(!line.includes('s3cret'));
+  });
+
+  it('defaults the client id to iot-gateway-<hostname> and the queue to 100,000', () => {
+    const bridge = new MqttBridge({ url: 'mqtt://localhost' }, deps());
+    assert.match(bridge.options.clientId, /^iot-gateway-[A-Za-z0-9_.:-]+$/);
+    assert.equal(bridge.options.maxQueued, 100_000);
+    assert.equal(bridge.options.qos, 1);
+    assert.equal(bridge.options.topicPrefix, 'iot');
+  });
+
+  it('lists every bad option in one invalid_config error', () => {
+    assert.throws(
+      () =>
+        new MqttBridge(
+          {
+            url: 'not a url',
+            clientId: 'a/b',
+            topicPrefix: 'iot/#',
+            maxQueued: 0,
+            maxInFlight: 70_000,
+          },
+          deps(),
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof GatewayError);
+        assert.equal(err.code, 'invalid_config');
+        const problems = err.details as string[];
+        for (const name of ['url', 'clientId', 'topicPrefix', 'maxQueued', 'maxInFlight']) {
+          assert.ok(
+            problems.some((p) => p.startsWith(`${name}:`)),
+            `${name} in ${problems.join('; ')}`,
+          );
+        }
+        return true;
+      },
+    );
+  });
+});
