@@ -20,10 +20,12 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({
+/** JSON lines on stdout, or on `destination` (tests capture logs to prove no secret leaks). */
+export function createLogger(level: string, destination?: { write(line: string): void }): Logger {
+  const options = {
     level,
     base: { service: 'iot-gateway' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

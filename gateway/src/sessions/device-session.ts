@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DeviceType, GatewayFrame } from '@iot-gateway/schemas';
-import { deviceFrameSchema, formatIssues } from '@iot-gateway/schemas';
+import { deviceFrameSchema, formatIssues, PROTOCOL_LIMITS } from '@iot-gateway/schemas';
 import type { WebSocket } from 'ws';
 import type { CloseReason, FrameErrorCode } from '../errors.ts';
 import { closeCode } from '../errors.ts';
@@ -116,7 +116,7 @@ export class DeviceSession implements Watched {
         maxInFlight: config.MAX_IN_FLIGHT,
         ratePerSec: config.RATE_LIMIT_PER_SEC,
         burst: config.RATE_LIMIT_BURST,
-        maxBatch: 500,
+        maxBatch: PROTOCOL_LIMITS.maxBatchReadings,
       },
     });
     // The pong to this ping is the first sign of life of a device that has nothing to say yet.

@@ -206,3 +206,29 @@ describe('device authentication at the WebSocket upgrade', () => {
     assert.equal(status, 404);
   });
 });
+
+describe('secrets in logs', () => {
+  it('never logs a device token or API key, whatever happens at the upgrade', async () => {
+    const logs: string[] = [];
+    const gw = await startTestGateway({ LOG_LEVEL: 'trace' }, { logs });
+    try {
+      const token = await gw.provision('logged');
+      const wrong = `dtk_${'B'.repeat(43)}`;
+      await TestDevice.connect(gw.url, wrong).catch(() => undefined);
+      await TestDevice.connect(gw.url, 'garbage-secret-value').catch(() => undefined);
+      const device = await TestDevice.connect(gw.url, token);
+      device.send({ type: 'telemetry', seq: 1, metrics: { temperature: 20 } });
+      await device.ackFor(1);
+      device.close();
+      await gw.api('GET', '/v1/devices/logged', undefined, 'gwk_not-a-real-key-value');
+      const text = logs.join('');
+      assert.ok(logs.length > 0, 'something was logged');
+      for (const secret of [token, wrong, 'garbage-secret-value', 'gwk_not-a-real-key-value']) {
+        assert.ok(!text.includes(secret), 'a secret reached the logs');
+      }
+      assert.match(text, /device refused/);
+    } finally {
+      await gw.stop();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { waitUntil } from '@iot-gateway/testing';
 import type { StatusChange } from '../../src/events/device-bus.ts';
 import { GatedSink } from '../support/gated-sink.ts';
 import { TestDevice } from '../support/test-device.ts';
@@ -153,5 +154,46 @@ describe('liveness, replacement and limits', () => {
     const closed = await device.waitClosed();
     assert.equal(closed.code, 4001);
     assert.deepEqual(of('doomed'), ['online:connected', 'offline:revoked']);
+  });
+});
+
+describe('session capacity and shutdown', () => {
+  it('refuses sessions past MAX_SESSIONS with 503 and Retry-After', async () => {
+    const gw = await startTestGateway({ MAX_SESSIONS: '2' });
+    try {
+      const a = await TestDevice.connect(gw.url, await gw.provision('cap-a'));
+      const b = await TestDevice.connect(gw.url, await gw.provision('cap-b'));
+      const refused = await TestDevice.connect(gw.url, await gw.provision('cap-c')).then(
+        () => assert.fail('a third session was accepted'),
+        (err: { status: number; body: { error: string } }) => err,
+      );
+      assert.equal(refused.status, 503);
+      assert.equal(refused.body.error, 'server_busy');
+      a.close();
+      b.close();
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('on shutdown acks what is in flight, closes sessions with 1001 and reports shutdown', async () => {
+    const sink = new GatedSink();
+    const gw = await startTestGateway({}, { sink });
+    const changes: StatusChange[] = [];
+    gw.bus.on('status', (s) => changes.push(s));
+    const device = await TestDevice.connect(gw.url, await gw.provision('stopping'));
+    device.send({ type: 'telemetry', seq: 1, metrics: { temperature: 20 } });
+    await waitUntil(() => sink.pendingWrites === 1, { message: 'the frame reached the sink' });
+    const stopped = gw.stop();
+    // The write is still pending: the gateway must wait for it, ack it, and only then close.
+    const ack = await device.ackFor(1);
+    assert.equal(ack.seq, 1);
+    const closed = await device.waitClosed();
+    assert.equal(closed.code, 1001);
+    await stopped;
+    assert.deepEqual(
+      changes.map((c) => `${c.online}:${c.reason}`),
+      ['true:connected', 'false:shutdown'],
+    );
   });
 });

@@ -17,12 +17,15 @@ describe('telemetry in a device session', () => {
   });
   after(() => gw.stop());
 
-  it('sends hello with the device id, heartbeat and limits', async () => {
+  it('sends hello with the device id, a session id, heartbeat and limits', async () => {
     const device = await TestDevice.connect(gw.url, token);
+    const hello = device.hello;
+    assert.equal(hello?.deviceId, 'thermo-1');
+    assert.match(String(hello?.sessionId), /^[0-9a-f-]{36}$/);
+    assert.deepEqual(hello?.heartbeat, { intervalMs: 15_000, timeoutMs: 45_000 });
+    assert.equal(hello?.limits.maxFrameBytes, 65_536);
+    assert.equal(hello?.limits.maxBatch, 500);
     device.close();
-    // connect() already waited for hello; check its content on a second session.
-    const again = await TestDevice.connect(gw.url, token);
-    again.close();
   });
 
   it('acks a reading only after the sink made it durable', async () => {

@@ -13,6 +13,8 @@ export class TestDevice {
   readonly ws: WebSocket;
   readonly frames: Frame[] = [];
   closed: { code: number; reason: string } | undefined;
+  /** The session's `hello` frame. */
+  hello: Frame | undefined;
   #waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   #closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
 
@@ -65,7 +67,7 @@ export class TestDevice {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    await device.next((f) => f.type === 'hello');
+    device.hello = await device.next((f) => f.type === 'hello');
     return device;
   }
 

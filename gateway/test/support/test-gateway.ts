@@ -28,7 +28,7 @@ export interface TestGateway extends Gateway {
 /** Starts a gateway on a free port with a temporary data directory and quiet logs. */
 export async function startTestGateway(
   env: Record<string, string> = {},
-  options: { dataDir?: string; sink?: TelemetrySink } = {},
+  options: { dataDir?: string; sink?: TelemetrySink; logs?: string[] } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'iot-gateway-test-'));
   const config: Config = loadConfig({
@@ -42,7 +42,9 @@ export async function startTestGateway(
   });
   const gateway = await startGateway({
     config,
-    logger: createLogger(config.LOG_LEVEL),
+    logger: options.logs
+      ? createLogger(config.LOG_LEVEL, { write: (line) => options.logs?.push(line) })
+      : createLogger(config.LOG_LEVEL),
     defaultMetrics: false,
     ...(options.sink ? { sink: options.sink } : {}),
   });
