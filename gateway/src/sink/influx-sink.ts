@@ -10,7 +10,10 @@ import { PointsRejectedError } from './telemetry-sink.ts';
 export interface InfluxSinkOptions {
   /** A batch is written once it holds this many lines... */
   readonly batchSize: number;
-  /** ...or once its oldest line waited this long. */
+  /**
+   * ...or once its oldest line waited this long. 0: at the end of the current turn of the event
+   * loop, which keeps latency low when idle while batches still grow under load.
+   */
   readonly flushMs: number;
   /** Write requests under way at once. */
   readonly maxInFlight: number;
@@ -47,6 +50,7 @@ export class InfluxSink implements TelemetrySink {
   #batch: PendingFrame[] = [];
   #batchLines = 0;
   #timer: NodeJS.Timeout | undefined;
+  #cutScheduled = false;
   #ready: PendingFrame[][] = [];
   #inFlight = 0;
   #spooling = false;
@@ -83,13 +87,22 @@ export class InfluxSink implements TelemetrySink {
       this.#batch.push({ lines, resolve, reject });
       this.#batchLines += lines.length;
       if (this.#batchLines >= this.#options.batchSize) this.#cut();
-      else this.#timer ??= setTimeout(() => this.#cut(), this.#options.flushMs);
+      else if (!this.#cutScheduled) {
+        this.#cutScheduled = true;
+        // With no linger, everything written in this turn of the event loop goes out together;
+        // under load, batches grow by themselves while every write slot is busy (see #pump).
+        if (this.#options.flushMs === 0) setImmediate(this.#cutNow);
+        else this.#timer = setTimeout(this.#cutNow, this.#options.flushMs);
+      }
     });
   }
+
+  readonly #cutNow = () => this.#cut();
 
   #cut(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#cutScheduled = false;
     if (this.#batch.length === 0) return;
     this.#ready.push(this.#batch);
     this.#batch = [];
@@ -97,9 +110,19 @@ export class InfluxSink implements TelemetrySink {
     this.#pump();
   }
 
+  /** Starts writes while slots are free, merging waiting batches up to the batch size. */
   #pump(): void {
     while (this.#inFlight < this.#options.maxInFlight && this.#ready.length > 0) {
-      const frames = this.#ready.shift() as PendingFrame[];
+      let frames = this.#ready.shift() as PendingFrame[];
+      let lines = frames.reduce((n, f) => n + f.lines.length, 0);
+      while (this.#ready.length > 0) {
+        const next = this.#ready[0] as PendingFrame[];
+        const more = next.reduce((n, f) => n + f.lines.length, 0);
+        if (lines + more > this.#options.batchSize) break;
+        frames = frames.concat(next);
+        lines += more;
+        this.#ready.shift();
+      }
       this.#inFlight++;
       void this.#deliver(frames).finally(() => {
         this.#inFlight--;
