@@ -13,21 +13,31 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import { WebSocketServer } from 'ws';
+import { registerApiKeyRoutes } from './api/api-key-routes.ts';
 import { ApiKeyStore } from './api/api-key-store.ts';
+import { registerCommandRoutes } from './api/command-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
 import { installErrorHandling } from './api/http-errors.ts';
+import { registerScheduleRoutes } from './api/schedule-routes.ts';
+import { registerSchemaRoutes } from './api/schema-routes.ts';
+import { registerTelemetryRoutes } from './api/telemetry-routes.ts';
 import { DeviceAuthenticator, PROTOCOL_V1 } from './auth/device-authenticator.ts';
+import { CommandService } from './commands/command-service.ts';
+import { SqliteCommandStore } from './commands/sqlite-command-store.ts';
 import type { Config } from './config.ts';
 import { loadDeviceTypes } from './device-types.ts';
 import { DeviceBus } from './events/device-bus.ts';
 import { LatestReadings } from './events/latest-readings.ts';
+import { TelemetryHistory } from './history/telemetry-history.ts';
 import type { Logger } from './logger.ts';
 import { createLogger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { MqttBridge } from './mqtt/mqtt-bridge.ts';
 import { SqliteDeviceRegistry } from './registry/sqlite-device-registry.ts';
-import { deviceTags, statusLine } from './sessions/frame-points.ts';
+import { Scheduler } from './schedules/scheduler.ts';
+import { SqliteScheduleStore } from './schedules/sqlite-schedule-store.ts';
+import { commandLine, deviceTags, statusLine } from './sessions/frame-points.ts';
 import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
 import type { SessionContext } from './sessions/session-context.ts';
 import { SessionManager } from './sessions/session-manager.ts';
@@ -58,6 +68,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly sink: TelemetrySink;
   readonly mqtt: MqttBridge | undefined;
+  readonly commands: CommandService;
+  readonly scheduler: Scheduler;
   /** Lines describing what the gateway uses, printed at start. */
   readonly summary: readonly string[];
   /** Graceful stop: see SessionManager.shutdown; then releases every resource. */
@@ -172,6 +184,46 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const auth = new DeviceAuthenticator(registry, { jwtMaxTtlS: config.JWT_MAX_TTL_S });
   const sessions = new SessionManager(context, wss, auth);
 
+  const commands = new CommandService(
+    {
+      store: new SqliteCommandStore(db),
+      registry,
+      deviceTypes,
+      sessions,
+      bus,
+      metrics,
+      log,
+      publish: mqtt
+        ? (deviceId, commandId, view) => mqtt.publishCommandState(deviceId, commandId, { ...view })
+        : undefined,
+      record: (record) => {
+        // Command outcomes feed the dashboards; nobody waits for these points.
+        void registry
+          .get(record.deviceId)
+          .then((device) => sink.write([commandLine(record, device?.type ?? 'unknown')]))
+          .catch((err: Error) => log.debug({ err: err.message }, 'command point not written'));
+      },
+    },
+    {
+      defaultTtlMs: config.COMMAND_DEFAULT_TTL_MS,
+      defaultTimeoutMs: config.COMMAND_DEFAULT_TIMEOUT_MS,
+      maxPending: config.COMMAND_MAX_PENDING,
+      maxInFlight: config.COMMAND_MAX_IN_FLIGHT,
+      retentionMs: config.COMMAND_RETENTION_MS,
+    },
+  );
+  context.commands = commands;
+  mqtt?.setCommandIngress(commands);
+  const scheduler = new Scheduler(
+    { store: new SqliteScheduleStore(db), commands, deviceTypes, metrics, log },
+    { retentionMs: config.COMMAND_RETENTION_MS },
+  );
+  const history = config.INFLUX_URL
+    ? new TelemetryHistory(config.INFLUX_URL, {
+        timeoutMs: Math.max(config.INFLUX_TIMEOUT_MS, 5_000),
+      })
+    : undefined;
+
   // Status transitions are written like telemetry; no one waits for them, so failures are only
   // logged (they can only fail while the gateway shuts down).
   bus.on('status', (change) => {
@@ -251,7 +303,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         : []),
     ],
   });
-  registerDeviceRoutes(app, { registry, sessions, keys, deviceTypes, auth, latest });
+  registerDeviceRoutes(app, {
+    registry,
+    sessions,
+    keys,
+    deviceTypes,
+    auth,
+    latest,
+    cancelCommands: (id) => commands.cancelAll(id),
+  });
+  registerCommandRoutes(app, { commands, registry, keys });
+  registerScheduleRoutes(app, { scheduler, keys });
+  registerApiKeyRoutes(app, { keys, adminToken: config.ADMIN_TOKEN !== undefined });
+  registerSchemaRoutes(app, { deviceTypes, keys });
+  registerTelemetryRoutes(app, { keys, registry, deviceTypes, history });
 
   app.server.on('upgrade', (req, socket, head) => {
     void sessions.handleUpgrade(req, socket, head);
@@ -262,8 +327,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Started before listening, so no status transition of a device is missed.
   mqtt?.start();
   try {
+    // Deadlines that passed while the gateway was down end before any device can connect.
+    await commands.start();
+    await scheduler.start();
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (err) {
+    await scheduler.stop();
+    await commands.stop();
     await mqtt?.stop();
     heartbeat.stop();
     stats.stop();
@@ -290,7 +360,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      await scheduler.stop();
       await sessions.shutdown(() => sink.flush());
+      // After the sessions and before the bridge, so the last command states are published.
+      await commands.stop();
       // After the sessions, so the devices' `shutdown` statuses go out before the bridge stops.
       await mqtt?.stop();
       heartbeat.stop();
@@ -305,5 +378,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return closing;
   };
 
-  return { config, url, app, bus, sessions, metrics, sink, mqtt, summary, close };
+  return {
+    config,
+    url,
+    app,
+    bus,
+    sessions,
+    metrics,
+    sink,
+    mqtt,
+    commands,
+    scheduler,
+    summary,
+    close,
+  };
 }

@@ -10,8 +10,9 @@ declare module 'fastify' {
 }
 
 /**
- * A preHandler that admits only requests with an API key of at least `role`. Every operator
- * route uses one; there is no anonymous route besides the health probes.
+ * An onRequest hook that admits only requests with an API key of at least `role`. It runs before
+ * the body is parsed and validated, so a caller without a key learns nothing about the route's
+ * schema. Every operator route uses one; there is no anonymous route besides the health probes.
  */
 export function requireRole(keys: ApiKeyStore, role: Role) {
   return async function authorize(req: FastifyRequest, reply: FastifyReply) {

@@ -20,11 +20,14 @@ export interface DeviceRouteDeps {
   readonly deviceTypes: DeviceTypeRegistry;
   readonly auth: DeviceAuthenticator;
   readonly latest: LatestReadings;
+  /** Cancels a deleted device's pending commands. */
+  readonly cancelCommands?: (deviceId: string) => Promise<unknown>;
 }
 
 const deviceId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'letters, digits, _ . : - (max 128), no slashes');
+  // The protocol's own limit (hello carries the id), so a provisioned device can always connect.
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'letters, digits, _ . : - (max 64), no slashes');
 const labels = z
   .record(
     z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'label names: letters, digits, _ and -'),
@@ -105,7 +108,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
   api.post(
     '/v1/devices',
     {
-      preHandler: requireRole(keys, 'admin'),
+      onRequest: requireRole(keys, 'admin'),
       schema: {
         tags: ['devices'],
         summary: 'Provision a device',
@@ -150,7 +153,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
   api.get(
     '/v1/devices',
     {
-      preHandler: requireRole(keys, 'viewer'),
+      onRequest: requireRole(keys, 'viewer'),
       schema: {
         tags: ['devices'],
         summary: 'List devices',
@@ -218,7 +221,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
   api.get(
     '/v1/devices/:id',
     {
-      preHandler: requireRole(keys, 'viewer'),
+      onRequest: requireRole(keys, 'viewer'),
       schema: {
         tags: ['devices'],
         summary: 'Get a device: online state, last seen, session, latest readings',
@@ -248,7 +251,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
   api.delete(
     '/v1/devices/:id',
     {
-      preHandler: requireRole(keys, 'admin'),
+      onRequest: requireRole(keys, 'admin'),
       schema: {
         tags: ['devices'],
         summary: 'Delete a device: revokes its credentials and closes its live session at once',
@@ -264,6 +267,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       deps.auth.forget(req.params.id);
       sessions.revoke(req.params.id);
       deps.latest.delete(req.params.id);
+      await deps.cancelCommands?.(req.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -271,7 +275,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
   api.post(
     '/v1/devices/:id/credentials',
     {
-      preHandler: requireRole(keys, 'admin'),
+      onRequest: requireRole(keys, 'admin'),
       schema: {
         tags: ['devices'],
         summary: 'Rotate a device credential',
@@ -279,7 +283,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
           'Issues a new token (or stores a new public key); the old credential stops working and a live session is closed.',
         security: [{ apiKey: [] }],
         params: z.object({ id: deviceId }),
-        body: z.strictObject({ publicKey: publicKey.optional() }).optional(),
+        // Fastify hands a request without a body over as null.
+        body: z.strictObject({ publicKey: publicKey.optional() }).nullish(),
         response: {
           200: z.object({ device: deviceSchema, token: z.string().optional() }),
           400: apiErrorSchema,
@@ -304,7 +309,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
   api.patch(
     '/v1/devices/:id',
     {
-      preHandler: requireRole(keys, 'admin'),
+      onRequest: requireRole(keys, 'admin'),
       schema: {
         tags: ['devices'],
         summary: "Replace a device's labels",

@@ -55,7 +55,7 @@ export function registerHealthRoutes(
   api.get(
     '/metrics',
     {
-      preHandler: requireRole(deps.keys, 'viewer'),
+      onRequest: requireRole(deps.keys, 'viewer'),
       schema: {
         tags: ['health'],
         summary: 'Prometheus metrics',

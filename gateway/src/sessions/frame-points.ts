@@ -73,3 +73,38 @@ export function statusLine(
     time,
   });
 }
+
+/** One command state change, for the `commands` measurement that dashboards read. */
+export function commandLine(
+  command: {
+    id: string;
+    deviceId: string;
+    name: string;
+    state: string;
+    source: string;
+    createdAt: number;
+    updatedAt: number;
+    finishedAt?: number;
+    error?: string | { code?: string | undefined; message: string } | undefined;
+  },
+  deviceType: string,
+): string {
+  const fields: Record<string, FieldValue> = { id: command.id };
+  if (command.finishedAt !== undefined) {
+    fields.latency_ms = { int: Math.max(0, command.finishedAt - command.createdAt) };
+  }
+  if (typeof command.error === 'object' && command.error.code)
+    fields.error_code = command.error.code;
+  return encodePoint({
+    measurement: 'commands',
+    tags: {
+      device_id: command.deviceId,
+      device_type: deviceType,
+      name: command.name,
+      state: command.state,
+      source: command.source,
+    },
+    fields,
+    time: command.updatedAt,
+  });
+}

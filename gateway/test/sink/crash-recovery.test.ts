@@ -68,51 +68,67 @@ describe('gateway killed with SIGKILL under load', () => {
 
   it('stores every acked reading after a restart, written directly or replayed from the spool', async () => {
     let gateway = await GatewayProcess.start(env(), port);
-    const tokens = await Promise.all([0, 1, 2].map((i) => provision(gateway.url, `crash-${i}`)));
-    const startTs = Date.now() - 3_600_000;
+    const started = [gateway];
+    const everyDevice: LoadDevice[] = [];
+    try {
+      const tokens = await Promise.all([0, 1, 2].map((i) => provision(gateway.url, `crash-${i}`)));
+      const startTs = Date.now() - 3_600_000;
 
-    // Phase 1: InfluxDB is up; most acked readings were written directly before the kill.
-    let devices = tokens.map(
-      (token) => new LoadDevice(gateway.url, token, { ratePerSec: 100, window: 300, startTs }),
-    );
-    await Promise.all(devices.map((d) => d.start()));
-    await waitUntil(() => devices.every((d) => d.acked.size > 100), {
-      message: 'load before the kill',
-    });
-    const killed = await gateway.kill('SIGKILL');
-    assert.equal(killed.signal, 'SIGKILL');
-    for (const d of devices) d.stop();
-    gateway = await GatewayProcess.start(env(), port);
-    for (const [i, d] of devices.entries()) await waitAllAckedStored(influx, `crash-${i}`, d);
+      // Phase 1: InfluxDB is up; most acked readings were written directly before the kill.
+      let devices = tokens.map(
+        (token) => new LoadDevice(gateway.url, token, { ratePerSec: 100, window: 300, startTs }),
+      );
+      everyDevice.push(...devices);
+      await Promise.all(devices.map((d) => d.start()));
+      await waitUntil(() => devices.every((d) => d.acked.size > 100), {
+        message: 'load before the kill',
+      });
+      const killed = await gateway.kill('SIGKILL');
+      assert.equal(killed.signal, 'SIGKILL');
+      for (const d of devices) d.stop();
+      gateway = await GatewayProcess.start(env(), port);
+      started.push(gateway);
+      for (const [i, d] of devices.entries()) await waitAllAckedStored(influx, `crash-${i}`, d);
 
-    // Phase 2: InfluxDB is down, so acks come from the spool; the kill leaves the spool full.
-    const phase2Start = startTs + 1_000_000;
-    devices = tokens.map(
-      (token) =>
-        new LoadDevice(gateway.url, token, { ratePerSec: 100, window: 300, startTs: phase2Start }),
-    );
-    await Promise.all(devices.map((d) => d.start()));
-    await waitUntil(() => devices.every((d) => d.acked.size > 50), {
-      message: 'load before the outage',
-    });
-    await influx.stop({ keepData: true });
-    const ackedBefore = devices.reduce((n, d) => n + d.acked.size, 0);
-    await waitUntil(() => devices.reduce((n, d) => n + d.acked.size, 0) > ackedBefore + 300, {
-      timeoutMs: 15_000,
-      message: 'acks from the spool',
-    });
-    await gateway.kill('SIGKILL');
-    for (const d of devices) d.stop();
-    await influx.restart();
-    gateway = await GatewayProcess.start(env(), port);
-    assert.match(
-      gateway.output,
-      /points in the spool/,
-      'the start message reports the spool it replays',
-    );
-    for (const [i, d] of devices.entries()) await waitAllAckedStored(influx, `crash-${i}`, d);
+      // Phase 2: InfluxDB is down, so acks come from the spool; the kill leaves the spool full.
+      const phase2Start = startTs + 1_000_000;
+      devices = tokens.map(
+        (token) =>
+          new LoadDevice(gateway.url, token, {
+            ratePerSec: 100,
+            window: 300,
+            startTs: phase2Start,
+          }),
+      );
+      everyDevice.push(...devices);
+      await Promise.all(devices.map((d) => d.start()));
+      await waitUntil(() => devices.every((d) => d.acked.size > 50), {
+        message: 'load before the outage',
+      });
+      await influx.stop({ keepData: true });
+      const ackedBefore = devices.reduce((n, d) => n + d.acked.size, 0);
+      await waitUntil(() => devices.reduce((n, d) => n + d.acked.size, 0) > ackedBefore + 300, {
+        timeoutMs: 15_000,
+        message: 'acks from the spool',
+      });
+      await gateway.kill('SIGKILL');
+      for (const d of devices) d.stop();
+      await influx.restart();
+      gateway = await GatewayProcess.start(env(), port);
+      assert.match(
+        gateway.output,
+        /points in the spool/,
+        'the start message reports the spool it replays',
+      );
+      for (const [i, d] of devices.entries()) await waitAllAckedStored(influx, `crash-${i}`, d);
 
-    const stop = await gateway.kill('SIGTERM');
-    assert.equal(stop.code, 0, `graceful stop exits 0:\n${gateway.output.slice(-2000)}`);
+      const stop = await gateway.kill('SIGTERM');
+      assert.equal(stop.code, 0, `graceful stop exits 0:\n${gateway.output.slice(-2000)}`);
+    } finally {
+      // A failed assertion must not leave a gateway or a device running: the run would never end.
+      for (const d of everyDevice) d.stop();
+      for (const g of started)
+        if (g.child.exitCode === null && g.child.signalCode === null) g.child.kill('SIGKILL');
+    }
   });
 });

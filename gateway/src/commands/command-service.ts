@@ -1,0 +1,643 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type {
+  CommandResultFrame,
+  DeviceType,
+  DeviceTypeRegistry,
+  JsonObject,
+} from '@iot-gateway/schemas';
+import { formatIssues } from '@iot-gateway/schemas';
+import { Gauge } from 'prom-client';
+import { GatewayError } from '../errors.ts';
+import type { DeviceBus, StatusChange } from '../events/device-bus.ts';
+import type { Logger } from '../logger.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { CommandIngress } from '../mqtt/command-ingress.ts';
+import type { Device, DeviceRegistry } from '../registry/device-registry.ts';
+import { PeriodicJob } from '../schedules/periodic-job.ts';
+import type { DeviceSession } from '../sessions/device-session.ts';
+import type { CommandResultHandler } from '../sessions/session-context.ts';
+import type {
+  CommandOrigin,
+  CommandRecord,
+  CommandState,
+  CommandStore,
+  DeviceSelector,
+  FleetRecord,
+  NewCommand,
+  SkippedDevice,
+} from './command-store.ts';
+import { ACTIVE_STATES, COMMAND_STATES, CommandIdTakenError, isTerminal } from './command-store.ts';
+import type { CommandView, FleetView } from './command-view.ts';
+import { commandView, fleetView } from './command-view.ts';
+import { DeviceLanes } from './device-lanes.ts';
+import { MAX_FLEET_DEVICES } from './selector.ts';
+
+/** A command as requested, before it is checked against the device type. */
+export interface CommandInput {
+  readonly name: string;
+  readonly params?: JsonObject | undefined;
+  readonly ttlMs?: number | undefined;
+  readonly timeoutMs?: number | undefined;
+  /** The requester's own id: a second request with it returns the first command. */
+  readonly id?: string | undefined;
+}
+
+export interface CommandServiceOptions {
+  /** How long a command may wait for an offline device. */
+  readonly defaultTtlMs: number;
+  /** How long a device has to answer a command it was sent. */
+  readonly defaultTimeoutMs: number;
+  /** Most queued plus sent commands per device; more are refused with `command_queue_full`. */
+  readonly maxPending: number;
+  /** Most sent, unanswered commands per device; the rest wait, in order, while it works. */
+  readonly maxInFlight: number;
+  /** How long finished commands, fleet summaries and schedule runs are kept. */
+  readonly retentionMs: number;
+}
+
+/** The live sessions, as far as delivery needs them. */
+export interface SessionLookup {
+  get(deviceId: string): DeviceSession | undefined;
+}
+
+export interface CommandServiceDeps {
+  readonly store: CommandStore;
+  readonly registry: DeviceRegistry;
+  readonly deviceTypes: DeviceTypeRegistry;
+  readonly sessions: SessionLookup;
+  readonly bus: DeviceBus;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  /** Publishes each state change (the MQTT bridge's `publishCommandState`), when there is one. */
+  readonly publish?:
+    | ((deviceId: string, commandId: string, state: CommandView) => void)
+    | undefined;
+  /** Records each state change elsewhere (the gateway writes it to InfluxDB for dashboards). */
+  readonly record?: ((record: CommandRecord) => void) | undefined;
+}
+
+type Issue = { path: string; message: string };
+type Check =
+  | { ok: true; params: JsonObject }
+  | { ok: false; code: 'command_not_supported' | 'validation_failed'; issues: Issue[] };
+
+/** How many overdue commands one sweep step reads. */
+const SWEEP_BATCH = 1000;
+
+/**
+ * Commands from request to final state. Checks each request against the device type, stores it
+ * `queued`, delivers it when the device's session is (or comes) online, takes the device's
+ * `command_result`, and ends every command that outlives its deadline (`expired` while queued,
+ * `timed_out` while sent) with a sweep every second and once at start.
+ *
+ * All work on one device's commands runs on that device's {@link DeviceLanes lane}, so commands
+ * are delivered in the order they were accepted and the states of each command are published in
+ * the order they happened. Every state change goes through the store's compare-and-set.
+ */
+export class CommandService implements CommandResultHandler, CommandIngress {
+  readonly #deps: CommandServiceDeps;
+  readonly #options: CommandServiceOptions;
+  readonly #lanes = new DeviceLanes();
+  /** Sent, unanswered commands → their device, so a result can be accepted synchronously. */
+  readonly #sent = new Map<string, string>();
+  readonly #changes = new EventEmitter();
+  readonly #jobs: PeriodicJob[];
+  #started = false;
+  #stopped = false;
+
+  constructor(deps: CommandServiceDeps, options: CommandServiceOptions) {
+    this.#deps = deps;
+    this.#options = options;
+    this.#changes.setMaxListeners(0);
+    const store = deps.store;
+    new Gauge({
+      name: 'iot_gateway_commands_stored',
+      help: 'Commands in the store, by state (final ones until COMMAND_RETENTION_MS passes).',
+      labelNames: ['state'] as const,
+      registers: [deps.metrics.registry],
+      async collect() {
+        const counts = await store.countByState();
+        for (const state of COMMAND_STATES) this.set({ state }, counts[state] ?? 0);
+      },
+    });
+    const log = deps.log.child({ component: 'commands' });
+    this.#jobs = [
+      new PeriodicJob('command-deadlines', '* * * * * *', () => this.sweep(Date.now()), log),
+      new PeriodicJob('command-housekeeping', '0 */10 * * * *', () => this.housekeep(), log),
+    ];
+  }
+
+  /**
+   * Recovers after a restart, then starts delivering: deadlines that passed while the gateway
+   * was down end now, and results for commands sent before the restart are accepted again.
+   */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.sweep(Date.now());
+    for (const c of await this.#deps.store.inState('sent')) this.#sent.set(c.id, c.deviceId);
+    this.#deps.bus.on('status', this.#onStatus);
+    for (const job of this.#jobs) job.start();
+  }
+
+  /** Stops the jobs and waits for work in progress; waiting requests get the current state. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#deps.bus.off('status', this.#onStatus);
+    await Promise.all(this.#jobs.map((job) => job.stop()));
+    await this.#lanes.idle();
+    this.#changes.emit('stop');
+  }
+
+  // The bus announces `online` just before the session sends `hello`; the lane runs the delivery
+  // after the current turn, so `hello` is always the first frame of a session.
+  readonly #onStatus = (change: StatusChange): void => {
+    if (!change.online) return;
+    this.#lanes
+      .run(change.deviceId, () => this.#deliver(change.deviceId))
+      .catch((err) => {
+        this.#deps.log.error({ err, deviceId: change.deviceId }, 'command delivery failed');
+      });
+  };
+
+  /** Checks a command against a device type. Issue paths are relative to the request. */
+  check(type: DeviceType, name: string, params: JsonObject | undefined): Check {
+    const command = type.commands[name];
+    if (!command) {
+      const known = Object.keys(type.commands);
+      return {
+        ok: false,
+        code: 'command_not_supported',
+        issues: [
+          {
+            path: 'name',
+            message: `device type ${type.name} has no command ${name}; it has: ${known.join(', ') || 'none'}`,
+          },
+        ],
+      };
+    }
+    const parsed = command.paramsSchema.safeParse(params ?? {});
+    if (!parsed.success) {
+      return {
+        ok: false,
+        code: 'validation_failed',
+        issues: formatIssues(parsed.error, 100).map((i) => ({
+          path: i.path ? `params.${i.path}` : 'params',
+          message: i.message,
+        })),
+      };
+    }
+    return { ok: true, params: parsed.data as JsonObject };
+  }
+
+  async #device(deviceId: string): Promise<{ device: Device; type: DeviceType }> {
+    const device = await this.#deps.registry.get(deviceId);
+    if (!device || device.revokedAt !== undefined) {
+      throw new GatewayError('device_not_found', `no device ${deviceId}`);
+    }
+    const type = this.#deps.deviceTypes.get(device.type);
+    if (!type) {
+      throw new GatewayError(
+        'command_not_supported',
+        `device type ${device.type} is not loaded on this gateway`,
+      );
+    }
+    return { device, type };
+  }
+
+  #newCommand(
+    deviceId: string,
+    input: CommandInput,
+    params: JsonObject,
+    source: CommandOrigin,
+    extra: { id?: string; fleetId?: string; requestedBy?: string | undefined; now: number },
+  ): NewCommand {
+    return {
+      id: extra.id ?? input.id ?? randomUUID(),
+      deviceId,
+      name: input.name,
+      params,
+      source,
+      ...(extra.fleetId !== undefined ? { fleetId: extra.fleetId } : {}),
+      ...(extra.requestedBy !== undefined ? { requestedBy: extra.requestedBy } : {}),
+      createdAt: extra.now,
+      expiresAt: extra.now + (input.ttlMs ?? this.#options.defaultTtlMs),
+      timeoutMs: input.timeoutMs ?? this.#options.defaultTimeoutMs,
+    };
+  }
+
+  /**
+   * Accepts a command for one device: checked, stored `queued`, and sent at once when the device
+   * is online. Also the MQTT bridge's {@link CommandIngress}.
+   *
+   * @throws GatewayError `device_not_found`, `command_not_supported`, `validation_failed` (with
+   *   issues), `command_exists`, `command_queue_full`
+   */
+  async submit(
+    deviceId: string,
+    input: CommandInput,
+    source: 'api' | 'mqtt',
+    requestedBy?: string,
+  ): Promise<CommandView> {
+    this.#assertRunning();
+    const { type } = await this.#device(deviceId);
+    const checked = this.check(type, input.name, input.params);
+    if (!checked.ok) {
+      throw new GatewayError(
+        checked.code,
+        checked.code === 'command_not_supported'
+          ? `${type.name} has no command ${input.name}`
+          : `the params do not match command ${input.name} of ${type.name}`,
+        checked.issues,
+      );
+    }
+    const command = this.#newCommand(deviceId, input, checked.params, source, {
+      requestedBy: requestedBy ?? (source === 'mqtt' ? 'mqtt' : undefined),
+      now: Date.now(),
+    });
+    const { store } = this.#deps;
+    const record = await this.#lanes.run(deviceId, async () => {
+      if (input.id !== undefined) {
+        const existing = await store.get(input.id);
+        if (existing) return this.#sameRequest(existing, deviceId, input.name);
+      }
+      const pending = (await store.activeCounts([deviceId])).get(deviceId);
+      if (pending && pending.queued + pending.sent >= this.#options.maxPending) {
+        throw new GatewayError(
+          'command_queue_full',
+          `device ${deviceId} has ${pending.queued + pending.sent} pending commands`,
+        );
+      }
+      try {
+        await store.insert([command]);
+      } catch (err) {
+        if (!(err instanceof CommandIdTakenError)) throw err;
+        const existing = await store.get(command.id);
+        if (!existing) throw err;
+        return this.#sameRequest(existing, deviceId, input.name);
+      }
+      this.#changed(queuedRecord(command));
+      await this.#deliver(deviceId);
+      return store.get(command.id);
+    });
+    if (!record) throw new GatewayError('command_not_found', `command ${command.id} vanished`);
+    return commandView(record);
+  }
+
+  /** A resubmitted request with the same id: the first command, unless the id is someone else's. */
+  #sameRequest(existing: CommandRecord, deviceId: string, name: string): CommandRecord {
+    if (existing.deviceId === deviceId && existing.name === name) return existing;
+    throw new GatewayError('command_exists', `command id ${existing.id} is taken`, [
+      { path: 'id', message: 'belongs to another command' },
+    ]);
+  }
+
+  /**
+   * Fans one command out to every device the selector matches, each tracked as its own command
+   * of the fleet command. With `strict` (API requests), a command that does not fit the type of
+   * some matched device refuses the whole request before anything is queued; without it
+   * (schedule runs), such devices are skipped and listed in the summary. Devices whose queue is
+   * full are always skipped.
+   */
+  async submitFleet(
+    selector: DeviceSelector,
+    input: CommandInput,
+    options: {
+      readonly source: 'api' | 'schedule';
+      readonly strict: boolean;
+      readonly requestedBy?: string | undefined;
+      readonly scheduleId?: string | undefined;
+    },
+  ): Promise<FleetView> {
+    this.#assertRunning();
+    const { registry, deviceTypes, store } = this.#deps;
+    if (selector.type !== undefined && !deviceTypes.get(selector.type)) {
+      throw new GatewayError('unknown_device_type', `unknown device type ${selector.type}`, [
+        {
+          path: 'selector.type',
+          message: `one of ${deviceTypes
+            .list()
+            .map((t) => t.name)
+            .join(', ')}`,
+        },
+      ]);
+    }
+    const devices = await registry.list({
+      ...(selector.type !== undefined ? { type: selector.type } : {}),
+      ...(selector.labels !== undefined ? { labels: selector.labels } : {}),
+      ...(selector.ids !== undefined ? { ids: selector.ids } : {}),
+      limit: MAX_FLEET_DEVICES + 1,
+    });
+    if (devices.length > MAX_FLEET_DEVICES) {
+      throw new GatewayError('validation_failed', 'the selector matches too many devices', [
+        { path: 'selector', message: `matches more than ${MAX_FLEET_DEVICES} devices` },
+      ]);
+    }
+    // One check per device type; the selected type is checked even when nothing matches.
+    const checks = new Map<string, Check>();
+    const typeNames = new Set(devices.map((d) => d.type));
+    if (selector.type !== undefined) typeNames.add(selector.type);
+    for (const name of typeNames) {
+      const type = deviceTypes.get(name);
+      checks.set(
+        name,
+        type
+          ? this.check(type, input.name, input.params)
+          : {
+              ok: false,
+              code: 'command_not_supported',
+              issues: [{ path: 'name', message: `device type ${name} is not loaded` }],
+            },
+      );
+    }
+    if (options.strict) {
+      const failed = [...checks.entries()].filter(([, c]) => !c.ok);
+      const first = failed[0]?.[1];
+      if (first && !first.ok) {
+        const issues = failed.flatMap(([typeName, c]) =>
+          c.ok ? [] : c.issues.map((i) => ({ path: i.path, message: `${typeName}: ${i.message}` })),
+        );
+        throw new GatewayError(
+          first.code,
+          `the command does not fit device type ${failed.map(([t]) => t).join(', ')}`,
+          issues,
+        );
+      }
+    }
+
+    const now = Date.now();
+    const fleetId = randomUUID();
+    const source = options.source === 'api' ? 'fleet' : 'schedule';
+    return this.#lanes.runExclusive(
+      devices.map((d) => d.id),
+      async () => {
+        const pending = await store.activeCounts(devices.map((d) => d.id));
+        const skipped: SkippedDevice[] = [];
+        const commands: NewCommand[] = [];
+        for (const device of devices) {
+          const check = checks.get(device.type);
+          if (!check?.ok) {
+            skipped.push({ deviceId: device.id, reason: check?.code ?? 'command_not_supported' });
+            continue;
+          }
+          const p = pending.get(device.id);
+          if (p && p.queued + p.sent >= this.#options.maxPending) {
+            skipped.push({ deviceId: device.id, reason: 'command_queue_full' });
+            continue;
+          }
+          commands.push(
+            this.#newCommand(device.id, { ...input, id: undefined }, check.params, source, {
+              fleetId,
+              requestedBy: options.requestedBy,
+              now,
+            }),
+          );
+        }
+        const fleet: FleetRecord = {
+          id: fleetId,
+          name: input.name,
+          params: input.params ?? {},
+          selector,
+          source: options.source,
+          ...(options.scheduleId !== undefined ? { scheduleId: options.scheduleId } : {}),
+          ...(options.requestedBy !== undefined ? { requestedBy: options.requestedBy } : {}),
+          createdAt: now,
+          targeted: commands.length,
+          skipped,
+        };
+        await store.insertFleet(fleet, commands);
+        for (const c of commands) this.#changed(queuedRecord(c));
+        for (const c of commands) await this.#deliver(c.deviceId);
+        return fleetView(fleet, await store.fleetStates(fleetId));
+      },
+    );
+  }
+
+  async getFleet(id: string): Promise<FleetView> {
+    const fleet = await this.#deps.store.getFleet(id);
+    if (!fleet) throw new GatewayError('fleet_command_not_found', `no fleet command ${id}`);
+    return fleetView(fleet, await this.#deps.store.fleetStates(id));
+  }
+
+  async get(id: string): Promise<CommandView> {
+    const record = await this.#deps.store.get(id);
+    if (!record) throw new GatewayError('command_not_found', `no command ${id}`);
+    return commandView(record);
+  }
+
+  /** Newest first; `next` continues the list. */
+  async list(filter: {
+    deviceId?: string | undefined;
+    fleetId?: string | undefined;
+    states?: readonly CommandState[] | undefined;
+    before?: number | undefined;
+    limit: number;
+  }): Promise<{ commands: CommandView[]; next?: number }> {
+    const records = await this.#deps.store.list({
+      ...(filter.deviceId !== undefined ? { deviceId: filter.deviceId } : {}),
+      ...(filter.fleetId !== undefined ? { fleetId: filter.fleetId } : {}),
+      ...(filter.states !== undefined ? { states: filter.states } : {}),
+      ...(filter.before !== undefined ? { before: filter.before } : {}),
+      limit: filter.limit + 1,
+    });
+    const page = records.slice(0, filter.limit);
+    const last = page.at(-1);
+    return {
+      commands: page.map(commandView),
+      ...(records.length > filter.limit && last ? { next: last.seq } : {}),
+    };
+  }
+
+  /**
+   * Waits up to `ms` for the command to reach a final state; resolves with its state then, or
+   * with the current one when the time is up (or the gateway stops).
+   */
+  async wait(id: string, ms: number): Promise<CommandView> {
+    if (ms <= 0) return this.get(id);
+    let listener: ((r: CommandRecord) => void) | undefined;
+    let onStop: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    // Subscribed before reading, so a change between the read and the wait is not missed.
+    const settled = new Promise<CommandRecord | undefined>((resolve) => {
+      listener = (r) => {
+        if (isTerminal(r.state)) resolve(r);
+      };
+      onStop = () => resolve(undefined);
+      timer = setTimeout(() => resolve(undefined), ms);
+      this.#changes.on(id, listener);
+      this.#changes.once('stop', onStop);
+    });
+    try {
+      const current = await this.get(id);
+      if (isTerminal(current.state) || this.#stopped) return current;
+      const final = await settled;
+      return final ? commandView(final) : await this.get(id);
+    } finally {
+      clearTimeout(timer);
+      if (listener) this.#changes.off(id, listener);
+      if (onStop) this.#changes.off('stop', onStop);
+    }
+  }
+
+  /**
+   * Cancels a queued or sent command. A sent command may already be running on the device: the
+   * gateway stops waiting for it, and a late result is answered with `unknown_command`.
+   * @throws GatewayError `command_not_found`, `command_not_cancellable`
+   */
+  async cancel(id: string): Promise<CommandView> {
+    const { store } = this.#deps;
+    const record = await store.get(id);
+    if (!record) throw new GatewayError('command_not_found', `no command ${id}`);
+    const cancelled = await this.#lanes.run(record.deviceId, async () => {
+      const done = await store.transition(id, ['queued', 'sent'], 'cancelled', { at: Date.now() });
+      if (!done) return undefined;
+      this.#sent.delete(id);
+      this.#changed(done);
+      // A cancelled sent command frees a slot of the device's window.
+      await this.#deliver(record.deviceId);
+      return done;
+    });
+    if (!cancelled) {
+      const current = await store.get(id);
+      throw new GatewayError(
+        'command_not_cancellable',
+        `command ${id} is ${current?.state ?? 'gone'} already`,
+      );
+    }
+    return commandView(cancelled);
+  }
+
+  /**
+   * Cancels every queued or sent command of a device, e.g. when it is deleted, so a device
+   * provisioned again under the same id never receives commands meant for its predecessor.
+   */
+  async cancelAll(deviceId: string): Promise<number> {
+    const { commands } = await this.list({ deviceId, states: ACTIVE_STATES, limit: 100_000 });
+    let cancelled = 0;
+    for (const command of commands) {
+      try {
+        await this.cancel(command.id);
+        cancelled++;
+      } catch (err) {
+        // It finished meanwhile: nothing left to cancel.
+        if (!(err instanceof GatewayError)) throw err;
+      }
+    }
+    return cancelled;
+  }
+
+  /** {@link CommandResultHandler}: a device answered a command. */
+  onResult(deviceId: string, frame: CommandResultFrame): boolean {
+    if (this.#sent.get(frame.id) !== deviceId) return false;
+    this.#sent.delete(frame.id);
+    const at = Date.now();
+    this.#lanes
+      .run(deviceId, async () => {
+        const done = await this.#deps.store.transition(frame.id, ['sent'], frame.status, {
+          at,
+          ...(frame.result !== undefined ? { result: frame.result } : {}),
+          ...(frame.error !== undefined ? { error: frame.error } : {}),
+        });
+        if (done) this.#changed(done);
+        await this.#deliver(deviceId);
+      })
+      .catch((err) => this.#deps.log.error({ err, deviceId }, 'command result not recorded'));
+    return true;
+  }
+
+  /**
+   * Ends every command whose deadline passed: `queued` → `expired`, `sent` → `timed_out`. Runs
+   * every second and at start.
+   */
+  async sweep(now: number): Promise<number> {
+    const { store } = this.#deps;
+    let ended = 0;
+    for (;;) {
+      const due = await store.overdue(now, SWEEP_BATCH);
+      await Promise.all(
+        due.map((c) =>
+          this.#lanes.run(c.deviceId, async () => {
+            const to = c.state === 'queued' ? 'expired' : 'timed_out';
+            const done = await store.transition(c.id, [c.state], to, { at: Date.now() });
+            if (!done) return;
+            ended++;
+            this.#sent.delete(c.id);
+            this.#changed(done);
+            if (to === 'timed_out' && this.#started) await this.#deliver(c.deviceId);
+          }),
+        ),
+      );
+      if (due.length < SWEEP_BATCH) return ended;
+    }
+  }
+
+  /** Deletes finished commands and fleet summaries older than the retention. */
+  async housekeep(now = Date.now()): Promise<number> {
+    return this.#deps.store.purge(now - this.#options.retentionMs);
+  }
+
+  /**
+   * Sends the device's queued commands in order, while its window of unanswered commands has
+   * room. Runs on the device's lane only.
+   */
+  async #deliver(deviceId: string): Promise<void> {
+    const { store, sessions } = this.#deps;
+    const session = sessions.get(deviceId);
+    if (!session || session.ended || this.#stopped) return;
+    const pending = (await store.activeCounts([deviceId])).get(deviceId);
+    if (!pending || pending.queued === 0) return;
+    const batch = await store.queued(deviceId, this.#options.maxInFlight - pending.sent);
+    for (const c of batch) {
+      const now = Date.now();
+      if (c.expiresAt <= now) {
+        const expired = await store.transition(c.id, ['queued'], 'expired', { at: now });
+        if (expired) this.#changed(expired);
+        continue;
+      }
+      if (session.ended || sessions.get(deviceId) !== session) return;
+      // Known before the frame leaves, so an instant answer is never `unknown_command`.
+      this.#sent.set(c.id, deviceId);
+      session.send({
+        type: 'command',
+        id: c.id,
+        name: c.name,
+        params: c.params,
+        expiresAt: c.expiresAt,
+      });
+      const sent = await store.transition(c.id, ['queued'], 'sent', { at: now });
+      if (sent) this.#changed(sent);
+      else this.#sent.delete(c.id);
+    }
+  }
+
+  #changed(record: CommandRecord): void {
+    this.#deps.metrics.commands.inc({ state: record.state });
+    const view = commandView(record);
+    try {
+      this.#deps.publish?.(record.deviceId, record.id, view);
+      this.#deps.record?.(record);
+    } catch (err) {
+      this.#deps.log.warn({ err, commandId: record.id }, 'command state not published');
+    }
+    this.#changes.emit(record.id, record);
+  }
+
+  #assertRunning(): void {
+    if (this.#stopped) {
+      throw new GatewayError('commands_unavailable', 'the gateway is shutting down');
+    }
+  }
+}
+
+/** The stored form of a command just inserted, without reading it back. */
+function queuedRecord(c: NewCommand): CommandRecord {
+  return {
+    ...c,
+    seq: 0,
+    state: 'queued',
+    updatedAt: c.createdAt,
+    deadlineAt: c.expiresAt,
+  };
+}

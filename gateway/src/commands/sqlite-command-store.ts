@@ -1,0 +1,303 @@
+import type { CommandError, JsonObject, JsonValue } from '@iot-gateway/schemas';
+import type { Statement } from 'better-sqlite3';
+import type { SqliteDatabase } from '../store/database.ts';
+import type {
+  CommandListFilter,
+  CommandOrigin,
+  CommandRecord,
+  CommandState,
+  CommandStore,
+  DeviceSelector,
+  FleetRecord,
+  NewCommand,
+  SkippedDevice,
+  TransitionPatch,
+} from './command-store.ts';
+import { CommandIdTakenError, isTerminal } from './command-store.ts';
+
+interface CommandRow {
+  seq: number;
+  id: string;
+  device_id: string;
+  name: string;
+  params: string;
+  state: CommandState;
+  source: CommandOrigin;
+  fleet_id: string | null;
+  requested_by: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  timeout_ms: number;
+  sent_at: number | null;
+  finished_at: number | null;
+  deadline_at: number | null;
+  result: string | null;
+  error: string | null;
+}
+
+interface FleetRow {
+  id: string;
+  name: string;
+  params: string;
+  selector: string;
+  source: 'api' | 'schedule';
+  schedule_id: string | null;
+  requested_by: string | null;
+  created_at: number;
+  targeted: number;
+  skipped: string;
+}
+
+function toRecord(row: CommandRow): CommandRecord {
+  return {
+    seq: row.seq,
+    id: row.id,
+    deviceId: row.device_id,
+    name: row.name,
+    params: JSON.parse(row.params) as JsonObject,
+    state: row.state,
+    source: row.source,
+    ...(row.fleet_id !== null ? { fleetId: row.fleet_id } : {}),
+    ...(row.requested_by !== null ? { requestedBy: row.requested_by } : {}),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    expiresAt: row.expires_at,
+    timeoutMs: row.timeout_ms,
+    ...(row.sent_at !== null ? { sentAt: row.sent_at } : {}),
+    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
+    ...(row.deadline_at !== null ? { deadlineAt: row.deadline_at } : {}),
+    ...(row.result !== null ? { result: JSON.parse(row.result) as JsonValue } : {}),
+    ...(row.error !== null ? { error: JSON.parse(row.error) as CommandError } : {}),
+  };
+}
+
+function toFleet(row: FleetRow): FleetRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    params: JSON.parse(row.params) as JsonObject,
+    selector: JSON.parse(row.selector) as DeviceSelector,
+    source: row.source,
+    ...(row.schedule_id !== null ? { scheduleId: row.schedule_id } : {}),
+    ...(row.requested_by !== null ? { requestedBy: row.requested_by } : {}),
+    createdAt: row.created_at,
+    targeted: row.targeted,
+    skipped: JSON.parse(row.skipped) as SkippedDevice[],
+  };
+}
+
+/** SQLite binds at most 32766 parameters; stay far below for `IN (…)` lists. */
+const CHUNK = 500;
+
+/** The default command store: commands in the gateway's embedded SQLite database. */
+export class SqliteCommandStore implements CommandStore {
+  readonly #db: SqliteDatabase;
+  readonly #insert: Statement;
+  readonly #insertFleet: Statement;
+  readonly #get: Statement<[string], CommandRow>;
+  readonly #queued: Statement<[string, number], CommandRow>;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    this.#insert = db.prepare(
+      `INSERT INTO commands (id, device_id, name, params, state, source, fleet_id, requested_by,
+         created_at, updated_at, expires_at, timeout_ms, deadline_at)
+       VALUES (@id, @deviceId, @name, @params, 'queued', @source, @fleetId, @requestedBy,
+         @createdAt, @createdAt, @expiresAt, @timeoutMs, @expiresAt)`,
+    );
+    this.#get = db.prepare('SELECT * FROM commands WHERE id = ?');
+    this.#insertFleet = db.prepare(
+      `INSERT INTO fleet_commands (id, name, params, selector, source, schedule_id, requested_by,
+         created_at, targeted, skipped)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#queued = db.prepare(
+      "SELECT * FROM commands WHERE device_id = ? AND state = 'queued' ORDER BY seq LIMIT ?",
+    );
+  }
+
+  async insert(commands: readonly NewCommand[]): Promise<void> {
+    this.#db.transaction(() => this.#insertAll(commands))();
+  }
+
+  #insertAll(commands: readonly NewCommand[]): void {
+    for (const c of commands) {
+      try {
+        this.#insert.run({
+          ...c,
+          params: JSON.stringify(c.params),
+          fleetId: c.fleetId ?? null,
+          requestedBy: c.requestedBy ?? null,
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new CommandIdTakenError(c.id);
+        }
+        throw err;
+      }
+    }
+  }
+
+  async get(id: string): Promise<CommandRecord | undefined> {
+    const row = this.#get.get(id);
+    return row ? toRecord(row) : undefined;
+  }
+
+  async list(filter: CommandListFilter): Promise<CommandRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.deviceId !== undefined) {
+      where.push('device_id = ?');
+      params.push(filter.deviceId);
+    }
+    if (filter.fleetId !== undefined) {
+      where.push('fleet_id = ?');
+      params.push(filter.fleetId);
+    }
+    if (filter.states && filter.states.length > 0) {
+      where.push(`state IN (${filter.states.map(() => '?').join(',')})`);
+      params.push(...filter.states);
+    }
+    if (filter.before !== undefined) {
+      where.push('seq < ?');
+      params.push(filter.before);
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const rows = this.#db
+      .prepare(`SELECT * FROM commands ${clause} ORDER BY seq DESC LIMIT ?`)
+      .all(...params, filter.limit) as CommandRow[];
+    return rows.map(toRecord);
+  }
+
+  async queued(deviceId: string, limit: number): Promise<CommandRecord[]> {
+    if (limit <= 0) return [];
+    return this.#queued.all(deviceId, limit).map(toRecord);
+  }
+
+  async activeCounts(deviceIds: readonly string[]) {
+    const counts = new Map<string, { queued: number; sent: number }>();
+    for (let i = 0; i < deviceIds.length; i += CHUNK) {
+      const chunk = deviceIds.slice(i, i + CHUNK);
+      const rows = this.#db
+        .prepare(
+          `SELECT device_id, state, count(*) AS n FROM commands
+           WHERE state IN ('queued', 'sent') AND device_id IN (${chunk.map(() => '?').join(',')})
+           GROUP BY device_id, state`,
+        )
+        .all(...chunk) as Array<{ device_id: string; state: 'queued' | 'sent'; n: number }>;
+      for (const row of rows) {
+        const entry = counts.get(row.device_id) ?? { queued: 0, sent: 0 };
+        entry[row.state] = row.n;
+        counts.set(row.device_id, entry);
+      }
+    }
+    return counts;
+  }
+
+  async inState(state: CommandState): Promise<CommandRecord[]> {
+    return (
+      this.#db
+        .prepare('SELECT * FROM commands WHERE state = ? ORDER BY seq')
+        .all(state) as CommandRow[]
+    ).map(toRecord);
+  }
+
+  async transition(
+    id: string,
+    from: readonly CommandState[],
+    to: CommandState,
+    patch: TransitionPatch,
+  ): Promise<CommandRecord | undefined> {
+    const terminal = isTerminal(to);
+    const row = this.#db
+      .prepare(
+        `UPDATE commands SET
+           state = @to,
+           updated_at = @at,
+           sent_at = CASE WHEN @to = 'sent' THEN @at ELSE sent_at END,
+           finished_at = CASE WHEN @terminal THEN @at ELSE finished_at END,
+           deadline_at = CASE WHEN @terminal THEN NULL
+                              WHEN @to = 'sent' THEN @at + timeout_ms
+                              ELSE deadline_at END,
+           result = coalesce(@result, result),
+           error = coalesce(@error, error)
+         WHERE id = @id AND state IN (${from.map((_, i) => `@from${i}`).join(',')})
+         RETURNING *`,
+      )
+      .get({
+        id,
+        to,
+        at: patch.at,
+        terminal: terminal ? 1 : 0,
+        result: patch.result === undefined ? null : JSON.stringify(patch.result),
+        error: patch.error === undefined ? null : JSON.stringify(patch.error),
+        ...Object.fromEntries(from.map((state, i) => [`from${i}`, state])),
+      }) as CommandRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  async overdue(now: number, limit: number): Promise<CommandRecord[]> {
+    return (
+      this.#db
+        .prepare(
+          'SELECT * FROM commands WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?',
+        )
+        .all(now, limit) as CommandRow[]
+    ).map(toRecord);
+  }
+
+  async countByState() {
+    const rows = this.#db
+      .prepare('SELECT state, count(*) AS n FROM commands GROUP BY state')
+      .all() as Array<{ state: CommandState; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  async insertFleet(fleet: FleetRecord, commands: readonly NewCommand[]): Promise<void> {
+    this.#db.transaction(() => {
+      this.#insertFleet.run(
+        fleet.id,
+        fleet.name,
+        JSON.stringify(fleet.params),
+        JSON.stringify(fleet.selector),
+        fleet.source,
+        fleet.scheduleId ?? null,
+        fleet.requestedBy ?? null,
+        fleet.createdAt,
+        fleet.targeted,
+        JSON.stringify(fleet.skipped),
+      );
+      this.#insertAll(commands);
+    })();
+  }
+
+  async getFleet(id: string): Promise<FleetRecord | undefined> {
+    const row = this.#db.prepare('SELECT * FROM fleet_commands WHERE id = ?').get(id) as
+      | FleetRow
+      | undefined;
+    return row ? toFleet(row) : undefined;
+  }
+
+  async fleetStates(id: string) {
+    const rows = this.#db
+      .prepare('SELECT state, count(*) AS n FROM commands WHERE fleet_id = ? GROUP BY state')
+      .all(id) as Array<{ state: CommandState; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  async purge(before: number): Promise<number> {
+    return this.#db.transaction(() => {
+      const deleted = this.#db
+        .prepare('DELETE FROM commands WHERE finished_at IS NOT NULL AND finished_at < ?')
+        .run(before).changes;
+      this.#db
+        .prepare(
+          `DELETE FROM fleet_commands WHERE created_at < ?
+             AND NOT EXISTS (SELECT 1 FROM commands WHERE commands.fleet_id = fleet_commands.id)`,
+        )
+        .run(before);
+      return deleted;
+    })();
+  }
+}

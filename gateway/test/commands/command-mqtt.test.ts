@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MosquittoServer } from '@iot-gateway/testing';
+import { startMosquitto, waitUntil } from '@iot-gateway/testing';
+import type { MqttClient } from 'mqtt';
+import { connectAsync } from 'mqtt';
+import { Recorder, uniquePrefix } from '../mqtt/mqtt-test-kit.ts';
+import { TestDevice } from '../support/test-device.ts';
+import type { TestGateway } from '../support/test-gateway.ts';
+import { startTestGateway } from '../support/test-gateway.ts';
+import { autoAnswer } from './command-kit.ts';
+
+describe('commands and the MQTT bridge', () => {
+  let broker: MosquittoServer;
+  let backend: MqttClient;
+  let gw: TestGateway;
+  let prefix: string;
+  const devices: TestDevice[] = [];
+  const recorders: Recorder[] = [];
+  const record = async (filter: string) => {
+    const r = await Recorder.connect(broker.url, filter);
+    recorders.push(r);
+    return r;
+  };
+  const states = (r: Recorder, deviceId: string, commandId: string) =>
+    r.on(`${prefix}/devices/${deviceId}/commands/${commandId}`).map((m) => m.body.state);
+
+  before(async () => {
+    broker = await startMosquitto();
+    backend = await connectAsync(broker.url, { clientId: `backend-${uniquePrefix()}` });
+    prefix = uniquePrefix();
+    gw = await startTestGateway({ MQTT_URL: broker.url, MQTT_TOPIC_PREFIX: prefix });
+    await waitUntil(() => gw.mqtt?.state().connected, { message: 'the bridge to connect' });
+    // One round trip through the broker proves the command subscription is active.
+    const probe = await record(`${prefix}/devices/probe/commands/rejected`);
+    await waitUntil(
+      async () => {
+        await backend.publishAsync(`${prefix}/devices/probe/commands`, 'x', { qos: 1 });
+        return probe.messages.length > 0;
+      },
+      { intervalMs: 50, message: 'the command subscription' },
+    );
+  });
+  after(async () => {
+    for (const d of devices) d.close();
+    for (const r of recorders) await r.close();
+    await gw.stop();
+    await backend.endAsync();
+    await broker.stop();
+  });
+
+  it('publishes every state of a command in order: online and offline devices', async () => {
+    const states$ = await record(`${prefix}/devices/+/commands/+`);
+    const token = await gw.provision('mq-1');
+    const device = await TestDevice.connect(gw.url, token);
+    devices.push(device);
+    autoAnswer(device);
+    const online = await gw.api('POST', '/v1/devices/mq-1/commands', { name: 'reboot' });
+    await waitUntil(() => states(states$, 'mq-1', online.body.id).length === 3);
+    assert.deepEqual(states(states$, 'mq-1', online.body.id), ['queued', 'sent', 'succeeded']);
+    const last = states$.on(`${prefix}/devices/mq-1/commands/${online.body.id}`).at(-1);
+    assert.equal(last?.retain, false);
+    assert.equal(last?.body.deviceId, 'mq-1');
+    assert.equal(last?.body.id, online.body.id);
+    assert.deepEqual(last?.body.result, { ran: 'reboot' });
+
+    const offlineToken = await gw.provision('mq-2');
+    const queued = await gw.api('POST', '/v1/devices/mq-2/commands', { name: 'reboot' });
+    const expiring = await gw.api('POST', '/v1/devices/mq-2/commands', {
+      name: 'reboot',
+      ttlMs: 100,
+    });
+    await waitUntil(() => states(states$, 'mq-2', expiring.body.id).length === 2);
+    assert.deepEqual(states(states$, 'mq-2', expiring.body.id), ['queued', 'expired']);
+    const late = await TestDevice.connect(gw.url, offlineToken);
+    devices.push(late);
+    autoAnswer(late, () => ({ status: 'failed', error: 'no' }));
+    await waitUntil(() => states(states$, 'mq-2', queued.body.id).length === 3);
+    assert.deepEqual(states(states$, 'mq-2', queued.body.id), ['queued', 'sent', 'failed']);
+  });
+
+  it('runs a command published on MQTT and publishes its states back', async () => {
+    const token = await gw.provision('mq-3');
+    const device = await TestDevice.connect(gw.url, token);
+    devices.push(device);
+    const received = autoAnswer(device);
+    const states$ = await record(`${prefix}/devices/mq-3/commands/+`);
+    await backend.publishAsync(
+      `${prefix}/devices/mq-3/commands`,
+      JSON.stringify({ name: 'set_setpoint', params: { setpoint: 22 }, id: 'from-mqtt-1' }),
+      { qos: 1 },
+    );
+    await waitUntil(() => states(states$, 'mq-3', 'from-mqtt-1').length === 3);
+    assert.deepEqual(states(states$, 'mq-3', 'from-mqtt-1'), ['queued', 'sent', 'succeeded']);
+    assert.equal(received.length, 1);
+    assert.deepEqual(received[0]?.params, { setpoint: 22 });
+    const tracked = await gw.api('GET', '/v1/commands/from-mqtt-1');
+    assert.equal(tracked.body.source, 'mqtt');
+    assert.equal(tracked.body.state, 'succeeded');
+
+    // A redelivered request (same id) creates no second command.
+    await backend.publishAsync(
+      `${prefix}/devices/mq-3/commands`,
+      JSON.stringify({ name: 'set_setpoint', params: { setpoint: 22 }, id: 'from-mqtt-1' }),
+      { qos: 1 },
+    );
+    await backend.publishAsync(
+      `${prefix}/devices/mq-3/commands`,
+      JSON.stringify({ name: 'reboot', id: 'from-mqtt-2' }),
+      { qos: 1 },
+    );
+    await waitUntil(() => states(states$, 'mq-3', 'from-mqtt-2').length === 3);
+    assert.equal(received.length, 2);
+  });
+
+  it('refuses an MQTT command the device type does not accept, with issue paths', async () => {
+    await gw.provision('mq-4');
+    const rejected = await record(`${prefix}/devices/+/commands/rejected`);
+    await backend.publishAsync(
+      `${prefix}/devices/mq-4/commands`,
+      JSON.stringify({ name: 'set_setpoint', params: { setpoint: 500 }, id: 'bad-1' }),
+      { qos: 1 },
+    );
+    await backend.publishAsync(
+      `${prefix}/devices/mq-4/commands`,
+      JSON.stringify({ name: 'warp', id: 'bad-2' }),
+      { qos: 1 },
+    );
+    await backend.publishAsync(
+      `${prefix}/devices/ghost/commands`,
+      JSON.stringify({ name: 'reboot' }),
+      { qos: 1 },
+    );
+    await waitUntil(() => rejected.messages.length === 3);
+    // Requests are handled concurrently, so replies may come in any order.
+    const bad = rejected.messages.find((m) => m.body.id === 'bad-1')?.body;
+    const unknown = rejected.messages.find((m) => m.body.id === 'bad-2')?.body;
+    const ghost = rejected.on(`${prefix}/devices/ghost/commands/rejected`)[0]?.body;
+    assert.equal(bad.error, 'validation_failed');
+    assert.equal(bad.id, 'bad-1');
+    assert.deepEqual(
+      bad.issues.map((i: { path: string }) => i.path),
+      ['params.setpoint'],
+    );
+    assert.equal(unknown.error, 'command_not_supported');
+    assert.deepEqual(
+      unknown.issues.map((i: { path: string }) => i.path),
+      ['name'],
+    );
+    assert.equal(ghost.error, 'device_not_found');
+    const listed = await gw.api('GET', '/v1/devices/mq-4/commands');
+    assert.deepEqual(listed.body.commands, []);
+  });
+});
