@@ -4,6 +4,7 @@ import type { InfluxDBServer } from '@iot-gateway/testing';
 import { waitUntil } from '@iot-gateway/testing';
 import { TestDevice } from '../../../gateway/test/support/test-device.ts';
 import type { TestGateway } from '../../../gateway/test/support/test-gateway.ts';
+import { FleetCommands } from './fleet-commands.ts';
 
 type MetricValue = number | boolean | string;
 
@@ -72,10 +73,12 @@ export interface FleetRun {
 
 /**
  * Drives a small mixed fleet through a gateway for a few seconds: every metric of every built-in
- * device type, events of several severities, invalid frames (so `gateway_rejects` has codes), and
- * devices that disconnect and come back (so `device_status` has offline transitions). Resolves
- * once the gateway's own stats, including the rejects, have reached InfluxDB; the devices that
- * did not drop out stay connected until {@link FleetRun.close}.
+ * device type, events of several severities, invalid frames (so `gateway_rejects` has codes),
+ * devices that disconnect and come back (so `device_status` has offline transitions), and
+ * commands that end in every final state or stay queued for a device that does not come back
+ * (see {@link FleetCommands}). Resolves once the gateway's own stats, including the rejects, and
+ * every command state change have reached InfluxDB; the devices that did not drop out stay
+ * connected until {@link FleetRun.close}.
  */
 export async function runFleet(
   gateway: TestGateway,
@@ -91,8 +94,11 @@ export async function runFleet(
   const startedAt = Date.now();
   const devices = new Map<string, TestDevice>();
   const seqs = new Map<string, number>();
+  const commands = new FleetCommands(gateway);
   const connect = async (id: string) => {
-    devices.set(id, await TestDevice.connect(gateway.url, tokens.get(id)));
+    const device = await TestDevice.connect(gateway.url, tokens.get(id));
+    commands.attach(device);
+    devices.set(id, device);
   };
   const disconnect = async (id: string) => {
     const device = devices.get(id);
@@ -112,6 +118,7 @@ export async function runFleet(
   await Promise.all(FLEET.map((m) => connect(m.id)));
 
   const ticks = Math.ceil(durationMs / tickMs);
+  const dropTick = Math.floor(ticks / 3);
   for (let tick = 0; tick < ticks; tick++) {
     for (const member of FLEET) {
       const { id } = member;
@@ -130,8 +137,16 @@ export async function runFleet(
         send(id, '{"type":"telemetry",');
       }
     }
-    if (tick === Math.floor(ticks / 3)) {
+    if (tick % 5 === 2) {
+      for (const member of FLEET.filter((m) => !m.dropsOut)) {
+        await commands.routine(member.id, Math.floor(tick / 5));
+      }
+    }
+    if (tick === dropTick) {
       await Promise.all(FLEET.filter((m) => m.dropsOut).map((m) => disconnect(m.id)));
+    }
+    if (tick === dropTick + 1) {
+      await commands.offline(FLEET.filter((m) => m.dropsOut && !m.returns).map((m) => m.id));
     }
     if (tick === Math.floor((ticks * 2) / 3)) {
       await Promise.all(FLEET.filter((m) => m.returns).map((m) => connect(m.id)));
@@ -139,13 +154,22 @@ export async function runFleet(
     await new Promise((resolve) => setTimeout(resolve, tickMs));
   }
 
+  await commands.settle();
   // The stats reporter writes every STATS_INTERVAL_MS; wait for reports that counted rejects.
   await waitUntil(
     async () => {
       const rejects = await influx.query('SELECT sum("count") FROM "gateway_rejects"');
-      return (await influx.count('gateway')) >= 2 && Number(rejects[0]?.sum ?? 0) > 0;
+      return (
+        (await influx.count('gateway')) >= 2 &&
+        Number(rejects[0]?.sum ?? 0) > 0 &&
+        (await commands.recorded(influx))
+      );
     },
-    { timeoutMs: 10_000, intervalMs: 200, message: 'gateway stats and rejects in InfluxDB' },
+    {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      message: 'gateway stats, rejects and command states in InfluxDB',
+    },
   );
   return {
     startedAt,
