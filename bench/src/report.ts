@@ -1,0 +1,418 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProfileSummary } from './cpu-profile.ts';
+import type { MachineInfo, Versions } from './machine.ts';
+import type { LivenessResult } from './scenarios/liveness.ts';
+import type { SessionsResult } from './scenarios/sessions.ts';
+import { sustainedFramesPerSec, type ThroughputResult } from './scenarios/throughput.ts';
+
+export interface BenchResults {
+  readonly startedAt: string;
+  readonly durationS: number;
+  readonly command: string;
+  readonly quick: boolean;
+  readonly profiled: boolean;
+  readonly machine: MachineInfo;
+  readonly versions: Versions;
+  readonly throughput?: ThroughputResult;
+  readonly sessions?: SessionsResult;
+  readonly liveness?: LivenessResult;
+  readonly targets: readonly TargetCheck[];
+  readonly profiles?: readonly ProfileSummary[];
+  readonly failures?: readonly string[];
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  /** undefined: not measured in this run. */
+  readonly met: boolean | undefined;
+}
+
+const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+/** The issue's targets (issue 8), checked against one run's numbers. */
+export function checkTargets(
+  t: ThroughputResult | undefined,
+  s: SessionsResult | undefined,
+  l: LivenessResult | undefined,
+): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  if (t?.gateway && t.socketio) {
+    const sustained = sustainedFramesPerSec(t.gateway);
+    const ratio = sustained / t.socketio.framesPerSec;
+    const bridge = t.gateway.bridge
+      ? `; acked ${f0(t.gateway.framesPerSec)}, MQTT delivered ${f0(t.gateway.bridge.deliveredPerSec)}`
+      : '';
+    checks.push({
+      target: '(c) frames/s ≥ 1.0 × (b)',
+      measured: `${f2(ratio)} × (${f0(sustained)} vs ${f0(t.socketio.framesPerSec)}${bridge})`,
+      met: ratio >= 1,
+    });
+  }
+  if (t?.gateway && t.raw) {
+    const ratio = t.gateway.serverCpuUsPerFrame / t.raw.serverCpuUsPerFrame;
+    checks.push({
+      target: "(c) CPU per frame ≤ 2.0 × (a)'s",
+      measured: `${f2(ratio)} × (${f1(t.gateway.serverCpuUsPerFrame)} vs ${f1(t.raw.serverCpuUsPerFrame)} µs)`,
+      met: ratio <= 2,
+    });
+  }
+  if (t?.gatewayChecks) {
+    const i = t.gatewayChecks.influx;
+    checks.push({
+      target: 'InfluxDB holds every acked reading',
+      measured: `${f0(i.stored)} stored / ${f0(i.acked)} acked`,
+      met: i.everyAckedStored,
+    });
+    const m = t.gatewayChecks.mqtt;
+    checks.push({
+      target: 'MQTT bridge (QoS 1) publishes every accepted frame',
+      measured: `${f0(m.dropped)} dropped (MQTT_MAX_QUEUE full)`,
+      met: m.dropped === 0,
+    });
+  }
+  if (s?.gateway && s.raw) {
+    const ratio = s.gateway.rssPerSessionKb / s.raw.rssPerSessionKb;
+    checks.push({
+      target: '≥ 19,000 sessions per gateway process, with heartbeats',
+      measured: `${f0(s.gateway.held)} held of ${f0(s.gateway.target)}`,
+      met: s.gateway.held >= 19_000,
+    });
+    const marginal = s.gateway.marginalRssPerSessionKb / s.raw.marginalRssPerSessionKb;
+    checks.push({
+      target: 'RSS per session ≤ 2 × raw ws',
+      measured: `${f2(ratio)} × overall (${f1(s.gateway.rssPerSessionKb)} vs ${f1(s.raw.rssPerSessionKb)} KiB), ${f2(marginal)} × marginal (${f1(s.gateway.marginalRssPerSessionKb)} vs ${f1(s.raw.marginalRssPerSessionKb)} KiB)`,
+      met: ratio <= 2 && marginal <= 2,
+    });
+  }
+  const c = t?.commands;
+  if (c?.status === 'measured' && c.idle && c.halfLoad) {
+    checks.push({
+      target: 'command round trip p99 ≤ 5 ms idle',
+      measured: `p99 ${f2(c.idle.latency.p99Ms)} ms (p50 ${f2(c.idle.latency.p50Ms)})`,
+      met: c.idle.latency.p99Ms <= 5 && c.idle.failures === 0,
+    });
+    checks.push({
+      target: 'command round trip p99 ≤ 50 ms at half load',
+      measured: `p99 ${f2(c.halfLoad.latency.p99Ms)} ms (p50 ${f2(c.halfLoad.latency.p50Ms)})`,
+      met: c.halfLoad.latency.p99Ms <= 50 && c.halfLoad.failures === 0,
+    });
+  } else if (c?.status === 'pending') {
+    checks.push({
+      target: 'command round trips',
+      measured: `pending: ${c.pendingReason}`,
+      met: undefined,
+    });
+  }
+  if (l) {
+    checks.push({
+      target: 'every zombie offline within HEARTBEAT_TIMEOUT_MS + 1 s',
+      measured: `${f0(l.withinLimit)}/${f0(l.zombies)} within ${f0(l.limitMs)} ms (max ${f0(Math.max(l.closedAfter.maxMs, l.offlineAfter.maxMs))} ms)`,
+      met: l.withinLimit === l.zombies && l.healthyClosed === 0,
+    });
+  }
+  return checks;
+}
+
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    `| ${r.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  return [
+    line(header),
+    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+/** The results as Markdown: what `npm run bench` prints and BENCHMARKS.md holds. */
+export function renderMarkdown(r: BenchResults): string {
+  const out: string[] = [];
+  const m = r.machine;
+  const v = r.versions;
+  out.push(
+    `Run ${r.startedAt} (${f0(r.durationS)} s) with \`${r.command}\`${r.quick ? ' (smoke run: small numbers, not for comparison)' : ''}${r.profiled ? ' (servers under --cpu-prof: slower than normal)' : ''}.`,
+    '',
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, ${m.openFilesLimit} open files per process. ` +
+      `Versions: Node ${v.node}, ws ${v.ws}, socket.io ${v.socketIo}, InfluxDB ${v.influxdb}, Mosquitto ${v.mosquitto}, gateway ${v.gatewayCommit}.`,
+    '',
+  );
+  const t = r.throughput;
+  if (t && (t.raw || t.gateway)) {
+    const s = t.settings;
+    const shapes = s.shapes.map((shape) => `${shape.devices} × ${shape.window}`).join(' and ');
+    out.push(
+      '### Throughput',
+      '',
+      `Load shapes (devices × unacked frames per device): ${shapes}, over ${s.clients} load processes, one JSON reading per frame; ${s.warmupS} s warm-up, ${s.durationS} s measured per run. Each server is shown at the shape where it did best; for (c) that is the most frames/s through every stage, acked after InfluxDB and delivered by the MQTT bridge (its messages the broker acknowledged: accepted frames − queue growth − drops), and "vs (b)" compares that figure. Server CPU is the server process's own (process.cpuUsage over IPC; the gateway's process_cpu_*_seconds_total from /metrics).`,
+      '',
+    );
+    const rows: string[][] = [];
+    const add = (label: string, x: ThroughputResult['raw'], extra: string) => {
+      if (!x) return;
+      rows.push([
+        label,
+        `${x.shape.devices} × ${x.shape.window}`,
+        f0(x.framesPerSec),
+        x.bridge ? f0(x.bridge.deliveredPerSec) : '',
+        t.socketio ? `${f2(sustainedFramesPerSec(x) / t.socketio.framesPerSec)} ×` : '',
+        f1(x.serverCpuUsPerFrame),
+        t.raw ? `${f2(x.serverCpuUsPerFrame / t.raw.serverCpuUsPerFrame)} ×` : '',
+        f2(x.serverCores),
+        f2(x.latency.p50Ms),
+        f2(x.latency.p99Ms),
+        extra,
+      ]);
+    };
+    add('(a) raw ws sink (parse + coalesced acks)', t.raw, '');
+    add('(b) Socket.IO 4 (emit with ack)', t.socketio, '');
+    const g = t.gateway;
+    add(
+      '(c) gateway, full pipeline',
+      g,
+      g
+        ? Object.entries(g.sidecarCpuUsPerFrame)
+            .map(([name, us]) => `${name} ${f1(us)} µs/frame`)
+            .join(', ')
+        : '',
+    );
+    out.push(
+      table(
+        [
+          'server',
+          'best shape',
+          'frames/s acked',
+          'MQTT delivered/s',
+          'vs (b)',
+          'server CPU µs/frame',
+          'vs (a)',
+          'server cores busy',
+          'ack p50 ms',
+          'ack p99 ms',
+          'also busy',
+        ],
+        rows,
+      ),
+      '',
+    );
+    const checks = t.gatewayChecks;
+    if (checks) {
+      out.push(
+        `(c) checks over all its runs: InfluxDB holds ${f0(checks.influx.stored)} telemetry points for ${f0(checks.influx.acked)} acked readings (${checks.influx.everyAckedStored ? 'every acked reading stored' : 'MISSING READINGS'}); ` +
+          `MQTT bridge (QoS 1): ${f0(checks.mqtt.dropped)} dropped, ${f0(checks.mqtt.queuedAfterDrain)} still queued ${f0(checks.mqtt.drainMs)} ms after the load stopped; ` +
+          `spool ${f0(checks.spoolRecords)} records; ${f0(checks.gatewayRejects)} error frames; ${f0(checks.unexpectedCloses)} sessions closed by the gateway.`,
+        '',
+      );
+    }
+    const all: string[][] = [];
+    for (const [label, list] of [
+      ['(a) raw ws', t.runs.raw],
+      ['(b) Socket.IO', t.runs.socketio],
+      ['(c) gateway', t.runs.gateway],
+    ] as const) {
+      for (const x of list ?? []) {
+        all.push([
+          label,
+          `${x.shape.devices} × ${x.shape.window}`,
+          f0(x.framesPerSec),
+          x.bridge
+            ? `${f0(x.bridge.deliveredPerSec)} (queue ${f0(x.bridge.queuedAtStart)} → ${f0(x.bridge.queuedAtEnd)}, ${f0(x.bridge.dropped)} dropped)`
+            : '',
+          f1(x.serverCpuUsPerFrame),
+          f2(x.serverCores),
+          f1(x.clientCpuUsPerFrame),
+          f2(x.latency.p50Ms),
+          f2(x.latency.p99Ms),
+        ]);
+      }
+    }
+    out.push(
+      'Every run:',
+      '',
+      table(
+        [
+          'server',
+          'shape',
+          'frames/s acked',
+          'MQTT bridge delivered/s',
+          'server CPU µs/frame',
+          'server cores busy',
+          'load generator CPU µs/frame',
+          'ack p50 ms',
+          'ack p99 ms',
+        ],
+        all,
+      ),
+      '',
+    );
+  }
+  const c = t?.commands;
+  if (c) {
+    out.push('### Commands', '');
+    if (c.status === 'pending') {
+      out.push(`Pending: ${c.pendingReason}`, '');
+    } else if (c.idle && c.halfLoad) {
+      const h = c.halfLoad;
+      out.push(
+        `\`POST /v1/devices/:id/commands?wait=5000\` → device → \`command_result\` → HTTP answer, sequential, ${f0(c.idle.count)} per row after warm-up, round-robin over ${f0(c.devices)} devices that answer at once.`,
+        '',
+        table(
+          ['load', 'p50 ms', 'p99 ms', 'max ms', 'failed', 'gateway CPU µs/command', 'target p99'],
+          [
+            [
+              'idle',
+              f2(c.idle.latency.p50Ms),
+              f2(c.idle.latency.p99Ms),
+              f2(c.idle.latency.maxMs),
+              f0(c.idle.failures),
+              f0(c.idle.gatewayCpuUsPerCommand),
+              '≤ 5 ms',
+            ],
+            [
+              `(c) at half load (${f0(h.load.framesPerSec)} frames/s, ack p99 ${f2(h.load.latency.p99Ms)} ms)`,
+              f2(h.latency.p50Ms),
+              f2(h.latency.p99Ms),
+              f2(h.latency.maxMs),
+              f0(h.failures),
+              '(with the load)',
+              '≤ 50 ms',
+            ],
+          ],
+        ),
+        '',
+      );
+    }
+  }
+  const s = r.sessions;
+  if (s) {
+    out.push(
+      '### Sessions',
+      '',
+      `Idle sessions opened from ${s.settings.clients} client processes (one loopback address each), then held ${f0(s.settings.holdMs / 1000)} s with heartbeats (ping every ${f0(s.settings.heartbeatIntervalMs)} ms of silence, timeout ${f0(s.settings.heartbeatTimeoutMs)} ms; the raw server pings every socket at the same interval). RSS from /proc before connecting, after the first half of the sessions (plus 1 s) and after the hold; the marginal figure is the second half's growth per session, free of heap the server had spare before.`,
+      '',
+    );
+    const rows: string[][] = [];
+    for (const [label, x] of [
+      ['raw ws server', s.raw],
+      ['gateway (token auth, heartbeats, InfluxDB + MQTT status)', s.gateway],
+    ] as const) {
+      if (!x) continue;
+      rows.push([
+        label,
+        `${f0(x.held)} / ${f0(x.target)}`,
+        `${f0(x.rssBeforeMb)} → ${f0(x.rssMidMb)} → ${f0(x.rssAfterMb)}`,
+        f1(x.rssPerSessionKb),
+        s.raw ? `${f2(x.rssPerSessionKb / s.raw.rssPerSessionKb)} ×` : '',
+        f1(x.marginalRssPerSessionKb),
+        s.raw ? `${f2(x.marginalRssPerSessionKb / s.raw.marginalRssPerSessionKb)} ×` : '',
+        f0(x.handshakesPerSec),
+        f0(x.serverCpuUsPerHandshake),
+        f1(x.pingsPerSession),
+        Object.keys(x.closedDuringHold).length === 0
+          ? '0'
+          : Object.entries(x.closedDuringHold)
+              .map(([code, n]) => `${n} × ${code}`)
+              .join(', '),
+      ]);
+    }
+    out.push(
+      table(
+        [
+          'server',
+          'held',
+          'RSS MiB (before → half → all)',
+          'KiB/session',
+          'vs raw',
+          'marginal KiB/session (2nd half)',
+          'vs raw',
+          'handshakes/s',
+          'server CPU µs/handshake',
+          'pings/session in hold',
+          'closed in hold',
+        ],
+        rows,
+      ),
+      '',
+    );
+  }
+  const l = r.liveness;
+  if (l) {
+    out.push(
+      '### Liveness',
+      '',
+      `${f0(l.zombies)} zombie devices (autoPong off, silent) fall silent at the same moment beside ${f0(l.healthy)} healthy ones; HEARTBEAT_INTERVAL_MS ${f0(l.settings.heartbeatIntervalMs)}, HEARTBEAT_TIMEOUT_MS ${f0(l.settings.heartbeatTimeoutMs)}. Time from each zombie's last frame to the close it receives, and to the \`ts\` of its offline status on MQTT.`,
+      '',
+      table(
+        ['measure', 'count', 'p50 ms', 'p99 ms', 'max ms', 'limit ms'],
+        [
+          [
+            `close 4002 seen by the device`,
+            f0(l.closed4002),
+            f0(l.closedAfter.p50Ms),
+            f0(l.closedAfter.p99Ms),
+            f0(l.closedAfter.maxMs),
+            f0(l.limitMs),
+          ],
+          [
+            `offline status ts (MQTT)`,
+            f0(l.statusesSeen),
+            f0(l.offlineAfter.p50Ms),
+            f0(l.offlineAfter.p99Ms),
+            f0(l.offlineAfter.maxMs),
+            f0(l.limitMs),
+          ],
+        ],
+      ),
+      '',
+      `Other closes: ${Object.keys(l.otherCloses).length === 0 ? 'none' : JSON.stringify(l.otherCloses)}; healthy devices closed: ${f0(l.healthyClosed)} of ${f0(l.healthy)}; API shows ${l.apiOffline.offline} of ${l.apiOffline.sampled} sampled zombies offline.`,
+      '',
+    );
+  }
+  if (r.targets.length > 0) {
+    out.push(
+      '### Targets (issue 8)',
+      '',
+      table(
+        ['target', 'measured', 'met'],
+        r.targets.map((c) => [
+          c.target,
+          c.measured,
+          c.met === undefined ? 'pending' : c.met ? 'yes' : '**no**',
+        ]),
+      ),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+const BEGIN = '<!-- bench:results:begin (written by `npm run bench`) -->';
+const END = '<!-- bench:results:end -->';
+
+/** Writes the run as JSON: a timestamped file and latest.json. Returns the timestamped path. */
+export function writeResults(dir: string, results: BenchResults): string {
+  mkdirSync(dir, { recursive: true });
+  const name = `${results.startedAt.replace(/[:.]/g, '-')}${results.quick ? '-quick' : ''}.json`;
+  const text = `${JSON.stringify(results, null, 2)}\n`;
+  writeFileSync(join(dir, name), text);
+  writeFileSync(join(dir, 'latest.json'), text);
+  return join(dir, name);
+}
+
+/** Replaces the generated section of BENCHMARKS.md, keeping the hand-written text around it. */
+export function updateBenchmarksMd(file: string, markdown: string, resultsFile: string): void {
+  const section = `${BEGIN}\n\n${markdown}\nRaw numbers: [${resultsFile}](${resultsFile}).\n\n${END}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const begin = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  if (begin !== -1 && end > begin) {
+    text = text.slice(0, begin) + section + text.slice(end + END.length);
+  } else {
+    text = `${text.trimEnd()}\n\n## Latest results\n\n${section}\n`;
+  }
+  writeFileSync(file, text);
+}
