@@ -39,6 +39,7 @@ import { Scheduler } from './schedules/scheduler.ts';
 import { SqliteScheduleStore } from './schedules/sqlite-schedule-store.ts';
 import { commandLine, deviceTags, statusLine } from './sessions/frame-points.ts';
 import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
+import { PressureGate } from './sessions/pressure-gate.ts';
 import type { SessionContext } from './sessions/session-context.ts';
 import { SessionManager } from './sessions/session-manager.ts';
 import { InfluxSink } from './sink/influx-sink.ts';
@@ -164,6 +165,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     timeoutMs: config.HEARTBEAT_TIMEOUT_MS,
     firstFrameTimeoutMs: config.FIRST_FRAME_TIMEOUT_MS,
   });
+  const pressure = new PressureGate({ onHold: () => metrics.backpressure.inc() });
+  if (mqtt) pressure.add(mqtt);
   const context: SessionContext = {
     config,
     sink,
@@ -172,6 +175,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     heartbeat,
     log,
+    pressure,
     commands: undefined,
   };
   const wss = new WebSocketServer({
@@ -367,6 +371,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // After the sessions, so the devices' `shutdown` statuses go out before the bridge stops.
       await mqtt?.stop();
       heartbeat.stop();
+      pressure.stop();
       stats.stop();
       await app.close();
       await sink.close();

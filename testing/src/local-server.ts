@@ -47,6 +47,11 @@ export class LocalServer implements TestServer {
     this.logFile = spec.logFile;
   }
 
+  /** The server's process id while it runs (tests freeze it with SIGSTOP to mimic a hang). */
+  get pid(): number | undefined {
+    return this.running ? this.#child?.pid : undefined;
+  }
+
   get running(): boolean {
     const child = this.#child;
     return child?.pid !== undefined && child.exitCode === null && child.signalCode === null;

@@ -20,6 +20,8 @@ export interface TestServer {
   readonly logFile: string;
   /** Whether the process is up (it may still be starting during a restart). */
   readonly running: boolean;
+  /** The process id while it runs. */
+  readonly pid: number | undefined;
   /**
    * Shuts the server down with SIGTERM, escalating to SIGKILL after `stopTimeoutMs`, and
    * resolves once it has exited. Unless `keepData` is set, then removes the data directory;

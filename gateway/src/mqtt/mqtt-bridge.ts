@@ -211,6 +211,20 @@ export class MqttBridge {
     });
   }
 
+  /**
+   * True while the broker is connected but the bridge trails by half its queue or more: the
+   * gateway then slows devices down instead of letting the queue drop messages. While the
+   * broker is away there is no congestion: devices carry on and the bounded queue applies.
+   */
+  get congested(): boolean {
+    return this.#ready && this.#outbox.size + this.#inFlight >= this.options.maxQueued / 2;
+  }
+
+  /** True once a congestion has eased (a quarter of the queue) or the broker went away. */
+  get relieved(): boolean {
+    return !this.#ready || this.#outbox.size + this.#inFlight <= this.options.maxQueued / 4;
+  }
+
   state(): MqttBridgeState {
     return {
       enabled: true,
@@ -286,7 +300,10 @@ export class MqttBridge {
 
   #enqueue(message: OutboundMessage): boolean {
     if (this.#closed) return false;
-    const dropped = this.#outbox.push(message);
+    // While the broker is connected the gateway's backpressure bounds the queue (devices are
+    // slowed down once it is half full), so frames already accepted are kept, not dropped; the
+    // drop policy is for outages, when nothing would bound it.
+    const dropped = this.#outbox.push(message, this.#ready);
     if (dropped > 0) this.#noteDropped(dropped);
     this.#updateQueued();
     this.#schedulePump();

@@ -96,7 +96,11 @@ export class Outbox {
   }
 
   /** Appends a message and returns how many messages were dropped to make room. */
-  push(message: OutboundMessage): number {
+  /**
+   * Appends a message; past the bound the oldest data is dropped, unless `overflow` allows it to
+   * stay (the caller bounds the excess another way). Returns how many messages were dropped.
+   */
+  push(message: OutboundMessage, overflow = false): number {
     const node: Node = { message, prev: this.#tail, next: undefined, queued: true };
     if (this.#tail) this.#tail.next = node;
     else this.#head = node;
@@ -115,7 +119,7 @@ export class Outbox {
     }
 
     let dropped = 0;
-    while (this.#size > this.max) {
+    while (!overflow && this.#size > this.max) {
       const victim =
         this.#data.shiftQueued() ?? this.#superseded.shiftQueued() ?? this.#commands.shiftQueued();
       if (!victim) break;

@@ -12,6 +12,7 @@ import { FRAME_HANDLERS } from './frame-handlers.ts';
 import type { DeviceTags } from './frame-points.ts';
 import { deviceTags } from './frame-points.ts';
 import type { Watched } from './heartbeat-monitor.ts';
+import type { Holdable } from './pressure-gate.ts';
 import type { SessionContext } from './session-context.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -38,6 +39,10 @@ function seqOf(value: unknown): number | undefined {
   return Number.isSafeInteger(seq) && (seq as number) >= 0 ? (seq as number) : undefined;
 }
 
+const IN_FLIGHT = 1;
+const PRESSURE = 2;
+const SHUTDOWN = 4;
+
 /** Called when a session ends, after its offline status was published. */
 export type SessionEndListener = (session: DeviceSession, reason: StatusReason) => void;
 
@@ -45,7 +50,7 @@ export type SessionEndListener = (session: DeviceSession, reason: StatusReason) 
  * One device's WebSocket session: decodes and validates frames, hands them to the sink, acks them
  * once durable, applies the rate limit and backpressure, and ends exactly once.
  */
-export class DeviceSession implements Watched {
+export class DeviceSession implements Watched, Holdable {
   readonly id = randomUUID();
   readonly device: Device;
   readonly deviceType: DeviceType;
@@ -65,6 +70,8 @@ export class DeviceSession implements Watched {
   lastPing = 0;
   alive = false;
   paused = false;
+  /** Why reading is paused: too many frames in flight, the fleet-wide gate, or shutdown. */
+  #pauseReasons = 0;
 
   constructor(
     ws: WebSocket,
@@ -180,12 +187,15 @@ export class DeviceSession implements Watched {
         this.close('sink_unavailable', 'error');
       },
     );
-    if (this.#tracker.inFlight >= this.context.config.MAX_IN_FLIGHT && !this.paused) {
+    if (
+      this.#tracker.inFlight >= this.context.config.MAX_IN_FLIGHT &&
+      !(this.#pauseReasons & IN_FLIGHT)
+    ) {
       // Stop reading rather than buffer without bound; TCP flow control slows the device.
-      this.paused = true;
-      this.#ws.pause();
+      this.#pause(IN_FLIGHT);
       metrics.backpressure.inc();
     }
+    this.context.pressure.check(this);
   }
 
   #scheduleAck(): void {
@@ -203,9 +213,11 @@ export class DeviceSession implements Watched {
       this.send({ type: 'ack', seq });
       this.context.metrics.acks.inc();
     }
-    if (this.paused && this.#tracker.inFlight <= this.context.config.MAX_IN_FLIGHT / 2) {
-      this.paused = false;
-      if (!this.#ended) this.#ws.resume();
+    if (
+      this.#pauseReasons & IN_FLIGHT &&
+      this.#tracker.inFlight <= this.context.config.MAX_IN_FLIGHT / 2
+    ) {
+      this.#resume(IN_FLIGHT);
     }
   }
 
@@ -277,10 +289,31 @@ export class DeviceSession implements Watched {
     setTimeout(() => this.#ws.terminate(), 100).unref();
   }
 
+  #pause(reason: number): void {
+    if (this.#pauseReasons === 0 && !this.#ended) this.#ws.pause();
+    this.#pauseReasons |= reason;
+    this.paused = true;
+  }
+
+  #resume(reason: number): void {
+    this.#pauseReasons &= ~reason;
+    if (this.#pauseReasons !== 0) return;
+    this.paused = false;
+    if (!this.#ended) this.#ws.resume();
+  }
+
   /** Stops reading the socket (shutdown drains in-flight writes before closing). */
   pauseReading(): void {
-    this.paused = true;
-    this.#ws.pause();
+    this.#pause(SHUTDOWN);
+  }
+
+  /** {@link PressureGate}: something downstream fell behind. */
+  hold(): void {
+    this.#pause(PRESSURE);
+  }
+
+  release(): void {
+    this.#resume(PRESSURE);
   }
 
   sendPing(): void {
@@ -296,6 +329,7 @@ export class DeviceSession implements Watched {
     if (this.#ended) return;
     this.#ended = true;
     this.context.heartbeat.delete(this);
+    this.context.pressure.forget(this);
     this.context.metrics.closes.inc({ reason });
     this.#onEnd(this, reason);
   }

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { TelemetrySink } from '../sink/telemetry-sink.ts';
 import type { HeartbeatMonitor } from './heartbeat-monitor.ts';
+import type { PressureGate } from './pressure-gate.ts';
 
 /**
  * Receives command results from devices. The command service implements it; until one is
@@ -24,5 +25,7 @@ export interface SessionContext {
   readonly metrics: GatewayMetrics;
   readonly heartbeat: HeartbeatMonitor;
   readonly log: Logger;
+  /** Fleet-wide backpressure from parts that can fall behind (the MQTT bridge). */
+  readonly pressure: PressureGate;
   commands: CommandResultHandler | undefined;
 }

@@ -140,4 +140,62 @@ describe('MQTT bridge of a running gateway', () => {
     }
     await sub.endAsync();
   });
+
+  it('slows devices down instead of dropping when the bridge falls behind a live broker', async () => {
+    const slow = await startTestGateway({
+      MQTT_URL: mosquitto.url,
+      // A second gateway on the same broker needs its own client id, or they take turns.
+      MQTT_CLIENT_ID: 'gateway-pressure',
+      MQTT_MAX_QUEUE: '2000',
+      RATE_LIMIT_PER_SEC: '100000',
+      RATE_LIMIT_BURST: '100000',
+    });
+    const messages: Message[] = [];
+    const sub = await backend(mosquitto.url, 'backend-pressure', messages);
+    const load = new LoadDevice(slow.url, await slow.provision('fast-1'), {
+      ratePerSec: 1000,
+      window: 100_000,
+      startTs: Date.now() - 60_000,
+    });
+    const pid = mosquitto.pid as number;
+    try {
+      await load.start();
+      await waitUntil(() => load.acked.size > 200, { message: 'load' });
+      // A broker that hangs but keeps its connections: PUBACKs stop, the bridge falls behind.
+      process.kill(pid, 'SIGSTOP');
+      await waitUntil(() => slow.sessions.get('fast-1')?.paused === true, {
+        timeoutMs: 15_000,
+        message: 'the device is slowed down',
+      });
+      const ackedWhileHeld = load.acked.size;
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(
+        load.acked.size - ackedWhileHeld < 300,
+        'reading stopped, apart from frames in flight',
+      );
+      assert.equal(slow.mqtt?.state().dropped, 0, 'nothing dropped while the broker is connected');
+      process.kill(pid, 'SIGCONT');
+      await waitUntil(() => load.acked.size > ackedWhileHeld + 500, {
+        timeoutMs: 20_000,
+        message: 'the device carries on once the bridge caught up',
+      });
+      load.stop();
+      assert.equal(slow.mqtt?.state().dropped, 0, 'the bridge dropped nothing');
+      const expected = load.ackedSeq;
+      await waitUntil(
+        () =>
+          new Set(
+            messages
+              .filter((m) => m.topic === 'iot/devices/fast-1/telemetry')
+              .map((m) => m.body.seq),
+          ).size >= expected,
+        { timeoutMs: 30_000, message: 'every acked frame bridged' },
+      );
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      load.stop();
+      await sub.endAsync();
+      await slow.stop();
+    }
+  });
 });
