@@ -24,6 +24,9 @@ export class GatewayMetrics {
     labelNames: ['type', 'outcome'] as const,
     registers: [this.registry],
   });
+  /** Children bound once: the per-frame path must not hash label objects for every frame. */
+  readonly acceptedTelemetry = this.frames.labels({ type: 'telemetry', outcome: 'accepted' });
+  readonly acceptedEvents = this.frames.labels({ type: 'event', outcome: 'accepted' });
   readonly readings = new Counter({
     name: 'iot_gateway_readings_total',
     help: 'Telemetry readings acknowledged as durable.',

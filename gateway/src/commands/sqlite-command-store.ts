@@ -98,6 +98,21 @@ export class SqliteCommandStore implements CommandStore {
   readonly #get: Statement<[string], CommandRow>;
   readonly #queued: Statement<[string, number], CommandRow>;
 
+  readonly #statements = new Map<string, Statement>();
+
+  /**
+   * Prepared statements are cached by their text: preparing costs more than running most of these
+   * queries, and the dynamic ones come in a handful of shapes.
+   */
+  #prepare(sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   constructor(db: SqliteDatabase) {
     this.#db = db;
     this.#insert = db.prepare(
@@ -164,9 +179,10 @@ export class SqliteCommandStore implements CommandStore {
       params.push(filter.before);
     }
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = this.#db
-      .prepare(`SELECT * FROM commands ${clause} ORDER BY seq DESC LIMIT ?`)
-      .all(...params, filter.limit) as CommandRow[];
+    const rows = this.#prepare(`SELECT * FROM commands ${clause} ORDER BY seq DESC LIMIT ?`).all(
+      ...params,
+      filter.limit,
+    ) as CommandRow[];
     return rows.map(toRecord);
   }
 
@@ -179,13 +195,11 @@ export class SqliteCommandStore implements CommandStore {
     const counts = new Map<string, { queued: number; sent: number }>();
     for (let i = 0; i < deviceIds.length; i += CHUNK) {
       const chunk = deviceIds.slice(i, i + CHUNK);
-      const rows = this.#db
-        .prepare(
-          `SELECT device_id, state, count(*) AS n FROM commands
+      const rows = this.#prepare(
+        `SELECT device_id, state, count(*) AS n FROM commands
            WHERE state IN ('queued', 'sent') AND device_id IN (${chunk.map(() => '?').join(',')})
            GROUP BY device_id, state`,
-        )
-        .all(...chunk) as Array<{ device_id: string; state: 'queued' | 'sent'; n: number }>;
+      ).all(...chunk) as Array<{ device_id: string; state: 'queued' | 'sent'; n: number }>;
       for (const row of rows) {
         const entry = counts.get(row.device_id) ?? { queued: 0, sent: 0 };
         entry[row.state] = row.n;
@@ -197,9 +211,9 @@ export class SqliteCommandStore implements CommandStore {
 
   async inState(state: CommandState): Promise<CommandRecord[]> {
     return (
-      this.#db
-        .prepare('SELECT * FROM commands WHERE state = ? ORDER BY seq')
-        .all(state) as CommandRow[]
+      this.#prepare('SELECT * FROM commands WHERE state = ? ORDER BY seq').all(
+        state,
+      ) as CommandRow[]
     ).map(toRecord);
   }
 
@@ -210,9 +224,8 @@ export class SqliteCommandStore implements CommandStore {
     patch: TransitionPatch,
   ): Promise<CommandRecord | undefined> {
     const terminal = isTerminal(to);
-    const row = this.#db
-      .prepare(
-        `UPDATE commands SET
+    const row = this.#prepare(
+      `UPDATE commands SET
            state = @to,
            updated_at = @at,
            sent_at = CASE WHEN @to = 'sent' THEN @at ELSE sent_at END,
@@ -224,33 +237,30 @@ export class SqliteCommandStore implements CommandStore {
            error = coalesce(@error, error)
          WHERE id = @id AND state IN (${from.map((_, i) => `@from${i}`).join(',')})
          RETURNING *`,
-      )
-      .get({
-        id,
-        to,
-        at: patch.at,
-        terminal: terminal ? 1 : 0,
-        result: patch.result === undefined ? null : JSON.stringify(patch.result),
-        error: patch.error === undefined ? null : JSON.stringify(patch.error),
-        ...Object.fromEntries(from.map((state, i) => [`from${i}`, state])),
-      }) as CommandRow | undefined;
+    ).get({
+      id,
+      to,
+      at: patch.at,
+      terminal: terminal ? 1 : 0,
+      result: patch.result === undefined ? null : JSON.stringify(patch.result),
+      error: patch.error === undefined ? null : JSON.stringify(patch.error),
+      ...Object.fromEntries(from.map((state, i) => [`from${i}`, state])),
+    }) as CommandRow | undefined;
     return row ? toRecord(row) : undefined;
   }
 
   async overdue(now: number, limit: number): Promise<CommandRecord[]> {
     return (
-      this.#db
-        .prepare(
-          'SELECT * FROM commands WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?',
-        )
-        .all(now, limit) as CommandRow[]
+      this.#prepare(
+        'SELECT * FROM commands WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?',
+      ).all(now, limit) as CommandRow[]
     ).map(toRecord);
   }
 
   async countByState() {
-    const rows = this.#db
-      .prepare('SELECT state, count(*) AS n FROM commands GROUP BY state')
-      .all() as Array<{ state: CommandState; n: number }>;
+    const rows = this.#prepare(
+      'SELECT state, count(*) AS n FROM commands GROUP BY state',
+    ).all() as Array<{ state: CommandState; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
@@ -273,30 +283,28 @@ export class SqliteCommandStore implements CommandStore {
   }
 
   async getFleet(id: string): Promise<FleetRecord | undefined> {
-    const row = this.#db.prepare('SELECT * FROM fleet_commands WHERE id = ?').get(id) as
+    const row = this.#prepare('SELECT * FROM fleet_commands WHERE id = ?').get(id) as
       | FleetRow
       | undefined;
     return row ? toFleet(row) : undefined;
   }
 
   async fleetStates(id: string) {
-    const rows = this.#db
-      .prepare('SELECT state, count(*) AS n FROM commands WHERE fleet_id = ? GROUP BY state')
-      .all(id) as Array<{ state: CommandState; n: number }>;
+    const rows = this.#prepare(
+      'SELECT state, count(*) AS n FROM commands WHERE fleet_id = ? GROUP BY state',
+    ).all(id) as Array<{ state: CommandState; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
   async purge(before: number): Promise<number> {
     return this.#db.transaction(() => {
-      const deleted = this.#db
-        .prepare('DELETE FROM commands WHERE finished_at IS NOT NULL AND finished_at < ?')
-        .run(before).changes;
-      this.#db
-        .prepare(
-          `DELETE FROM fleet_commands WHERE created_at < ?
+      const deleted = this.#prepare(
+        'DELETE FROM commands WHERE finished_at IS NOT NULL AND finished_at < ?',
+      ).run(before).changes;
+      this.#prepare(
+        `DELETE FROM fleet_commands WHERE created_at < ?
              AND NOT EXISTS (SELECT 1 FROM commands WHERE commands.fleet_id = fleet_commands.id)`,
-        )
-        .run(before);
+      ).run(before);
       return deleted;
     })();
   }

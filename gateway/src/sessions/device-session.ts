@@ -168,7 +168,7 @@ export class DeviceSession implements Watched, Holdable {
     this.context.sink.write(lines).then(
       () => {
         metrics.sinkWriteSeconds.observe((performance.now() - started) / 1000);
-        metrics.frames.inc({ type, outcome: 'accepted' });
+        (type === 'telemetry' ? metrics.acceptedTelemetry : metrics.acceptedEvents).inc();
         this.#tracker.settle(slot, true);
         this.#scheduleAck();
         onDurable();
