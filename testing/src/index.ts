@@ -1,4 +1,5 @@
 export { HarnessError, type HarnessErrorCode, INSTALL_COMMAND } from './errors.ts';
+export { killOnExit, removeOnExit } from './exit-cleanup.ts';
 export { freePort } from './free-port.ts';
 export {
   DEFAULT_INFLUXDB_OPTIONS,
