@@ -1,12 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { waitUntil } from '@iot-gateway/testing';
-import { killOnExit } from './cleanup.ts';
+import type { ChildProcess } from 'node:child_process';
+import { GatewayProcess as TestGatewayProcess } from '../../gateway/test/support/gateway-process.ts';
 import { rssBytes } from './proc-stats.ts';
-
-const MAIN = fileURLToPath(new URL('../../gateway/src/main.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
-const OUTPUT_KEPT = 64 * 1024;
 
 /** Prometheus text, summed over label sets by metric name and kept per series. */
 export class MetricsSample {
@@ -48,28 +42,42 @@ export interface GatewayStartOptions {
 }
 
 /**
- * The gateway as users run it, `node --import tsx gateway/src/main.ts` configured by environment,
- * in a process of its own. Its output is kept (the last 64 KiB) to explain a failure.
+ * The gateway process of the tests (gateway/test/support), plus what the bench reads from it:
+ * its /metrics with the admin key and its RSS.
  */
 export class GatewayProcess {
-  readonly child: ChildProcess;
-  readonly url: string;
+  readonly #process: TestGatewayProcess;
   readonly adminToken: string;
-  #output = '';
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  private constructor(child: ChildProcess, port: number, adminToken: string) {
-    this.child = child;
-    this.url = `http://127.0.0.1:${port}`;
+  private constructor(process: TestGatewayProcess, adminToken: string) {
+    this.#process = process;
     this.adminToken = adminToken;
-    const keep = (chunk: Buffer) => {
-      this.#output = (this.#output + chunk.toString()).slice(-OUTPUT_KEPT);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.exit = new Promise((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
+  }
+
+  static async start(options: GatewayStartOptions): Promise<GatewayProcess> {
+    const adminToken = options.env.ADMIN_TOKEN;
+    if (!adminToken) throw new Error('the bench gateway needs ADMIN_TOKEN');
+    const nodeArgs = options.cpuProfileDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
+      : [];
+    const process = await TestGatewayProcess.start(
+      { LOG_LEVEL: 'warn', ...options.env },
+      options.port,
+      { nodeArgs, readyPath: '/readyz', timeoutMs: 30_000 },
     );
+    return new GatewayProcess(process, adminToken);
+  }
+
+  get child(): ChildProcess {
+    return this.#process.child;
+  }
+
+  get url(): string {
+    return this.#process.url;
+  }
+
+  get exit() {
+    return this.#process.exit;
   }
 
   get pid(): number {
@@ -77,50 +85,11 @@ export class GatewayProcess {
   }
 
   get wsUrl(): string {
-    return `${this.url.replace('http', 'ws')}/v1/connect`;
+    return this.#process.wsUrl;
   }
 
   get output(): string {
-    return this.#output;
-  }
-
-  static async start(options: GatewayStartOptions): Promise<GatewayProcess> {
-    const adminToken = options.env.ADMIN_TOKEN;
-    if (!adminToken) throw new Error('the bench gateway needs ADMIN_TOKEN');
-    const profile = options.cpuProfileDir
-      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
-      : [];
-    const child = spawn(process.execPath, [...profile, '--import', TSX, MAIN], {
-      env: {
-        ...process.env,
-        HOST: '127.0.0.1',
-        PORT: String(options.port),
-        LOG_LEVEL: 'warn',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    killOnExit(child);
-    const gateway = new GatewayProcess(child, options.port, adminToken);
-    let exited = false;
-    void gateway.exit.then(() => {
-      exited = true;
-    });
-    await waitUntil(
-      async () => {
-        if (exited) throw new Error(`the gateway exited at start:\n${gateway.output}`);
-        try {
-          return (await fetch(`${gateway.url}/readyz`)).ok;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 50, message: 'the gateway answers /readyz' },
-    ).catch((err: unknown) => {
-      child.kill('SIGKILL');
-      throw err;
-    });
-    return gateway;
+    return this.#process.output;
   }
 
   /** One scrape of /metrics with the admin key. */
@@ -138,11 +107,7 @@ export class GatewayProcess {
   }
 
   /** SIGTERM (graceful: sessions drained, profile written), SIGKILL after `timeoutMs`. */
-  async stop(timeoutMs = 30_000): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    await this.exit;
-    clearTimeout(timer);
+  stop(timeoutMs = 30_000): Promise<void> {
+    return this.#process.stop(timeoutMs);
   }
 }
