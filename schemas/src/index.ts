@@ -108,7 +108,15 @@ export {
   jsonValueSchema,
 } from './json-value.ts';
 export { JSON_VALUE_LIMITS, PROTOCOL_LIMITS, RESERVED_KEYS } from './limits.ts';
-export { type Metrics, type MetricValue, metricsSchema, metricValueSchema } from './metrics.ts';
+export {
+  findWrongMetricValues,
+  isMetricValue,
+  METRIC_VALUE_MESSAGE,
+  type Metrics,
+  type MetricValue,
+  metricsSchema,
+  metricValueSchema,
+} from './metrics.ts';
 export {
   commandIdSchema,
   commandNameSchema,

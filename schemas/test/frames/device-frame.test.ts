@@ -27,7 +27,7 @@ describe('deviceFrameSchema', () => {
       deviceFrameSchema,
       { type: 'telemetry', seq: 1, readings: [{ metrics: { t: Number.NaN } }] },
       'readings.0.metrics.t',
-      'invalid_union',
+      'invalid_type',
     );
     assertIssue(
       deviceFrameSchema,
