@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { EventLoopStalls } from '../event-loop-stalls.ts';
 
 /** The outcome of one write request, classified by what the caller should do next. */
 export type WriteOutcome =
@@ -41,10 +42,15 @@ export class InfluxWriter {
   readonly #agent: Agent;
   readonly #request: typeof request;
   readonly #auth: string | undefined;
+  readonly #stalls: EventLoopStalls | undefined;
 
-  constructor(url: string, options: { timeoutMs: number; maxSockets: number }) {
+  constructor(
+    url: string,
+    options: { timeoutMs: number; maxSockets: number; stalls?: EventLoopStalls },
+  ) {
     this.target = parseInfluxUrl(url);
     this.#timeoutMs = options.timeoutMs;
+    this.#stalls = options.stalls;
     const https = this.target.baseUrl.startsWith('https:');
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
     this.#agent = https ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
@@ -76,7 +82,7 @@ export class InfluxWriter {
       if (this.#auth) headers.authorization = this.#auth;
       const req = this.#request(
         `${this.target.baseUrl}${path}`,
-        { method: 'POST', agent: this.#agent, headers, timeout: this.#timeoutMs },
+        { method: 'POST', agent: this.#agent, headers },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -101,10 +107,36 @@ export class InfluxWriter {
           res.on('error', (err) => resolve({ kind: 'unavailable', message: err.message }));
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
+      const deadline = this.#deadline();
+      req.on('close', () => clearTimeout(deadline.timer));
       req.on('error', (err) => resolve({ kind: 'unavailable', message: err.message }));
+      deadline.arm(() => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
       req.end(body);
     });
+  }
+
+  /**
+   * INFLUX_TIMEOUT_MS of the gateway's own running time: time the event loop was stalled is
+   * added, because an answer that arrived while the gateway could not read it was not late, and
+   * calling InfluxDB down for it would send healthy writes to the spool.
+   */
+  #deadline(): { timer: NodeJS.Timeout | undefined; arm(onExpired: () => void): void } {
+    const stalls = this.#stalls;
+    const started = performance.now();
+    const stalledAtStart = stalls?.stalledMs ?? 0;
+    const state = {
+      timer: undefined as NodeJS.Timeout | undefined,
+      arm: (onExpired: () => void) => {
+        const check = () => {
+          const stalled = (stalls?.stalledMs ?? 0) - stalledAtStart;
+          const left = started + this.#timeoutMs + stalled - performance.now();
+          if (left > 0) state.timer = setTimeout(check, Math.ceil(left));
+          else onExpired();
+        };
+        state.timer = setTimeout(check, this.#timeoutMs);
+      },
+    };
+    return state;
   }
 
   close(): void {
