@@ -120,6 +120,18 @@ export const ERRORS = {
     retryable: true,
     hint: 'The device showed no sign of life after `hello`; answer pings or send a frame.',
   },
+  too_many_errors: {
+    surface: 'close',
+    status: 4004,
+    retryable: true,
+    hint: 'Most of what the device sent was rejected (see the error frames before the close); fix the frames, then reconnect.',
+  },
+  slow_consumer: {
+    surface: 'close',
+    status: 4005,
+    retryable: true,
+    hint: 'The device stopped reading its socket while the gateway had MAX_OUTBOUND_BYTES waiting for it; read every frame, then reconnect.',
+  },
 
   // Handshake: HTTP status before the WebSocket upgrade, JSON body `{error, message}`.
   missing_credentials: {

@@ -27,6 +27,7 @@ import { CommandService } from './commands/command-service.ts';
 import { SqliteCommandStore } from './commands/sqlite-command-store.ts';
 import type { Config } from './config.ts';
 import { loadDeviceTypes } from './device-types.ts';
+import { EventLoopStalls } from './event-loop-stalls.ts';
 import { DeviceBus } from './events/device-bus.ts';
 import { LatestReadings } from './events/latest-readings.ts';
 import { TelemetryHistory } from './history/telemetry-history.ts';
@@ -49,6 +50,7 @@ import type { TelemetrySink } from './sink/telemetry-sink.ts';
 import { Spool } from './spool/spool.ts';
 import { StatsReporter } from './stats-reporter.ts';
 import { openDatabase } from './store/database.ts';
+import { SummaryLog } from './summary-log.ts';
 
 export interface GatewayOptions {
   readonly config: Config;
@@ -135,12 +137,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     fsync: config.SPOOL_FSYNC,
   });
   await spool.open();
+  const stalls = new EventLoopStalls();
+  stalls.start();
   let sink: TelemetrySink;
   if (options.sink) sink = options.sink;
   else if (config.INFLUX_URL) {
     const writer = new InfluxWriter(config.INFLUX_URL, {
       timeoutMs: config.INFLUX_TIMEOUT_MS,
       maxSockets: config.INFLUX_MAX_IN_FLIGHT + 2,
+      stalls,
     });
     const influx = new InfluxSink(
       writer,
@@ -176,12 +181,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     heartbeat,
     log,
     pressure,
+    stalls,
+    peerLog: {
+      rejects: new SummaryLog(log, 'frames rejected', { level: 'debug' }),
+      closes: new SummaryLog(log, 'device session closed for misbehaving', { level: 'warn' }),
+    },
     commands: undefined,
   };
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.MAX_FRAME_BYTES,
     perMessageDeflate: config.PER_MESSAGE_DEFLATE,
+    // One message per socket per turn of the event loop: ws then hands each socket's next frame
+    // over in its own setImmediate, so sockets take turns and one socket's burst (a 64 KiB read
+    // can hold thousands of tiny frames) cannot hold every other session up until it is done.
+    allowSynchronousEvents: false,
+    // SessionManager tracks the sessions; ws's own set would be a second copy.
+    clientTracking: false,
     // Browsers offer `iot-gateway.v1` beside `bearer.<token>`; the credential is never echoed.
     handleProtocols: (offered) => (offered.has(PROTOCOL_V1) ? PROTOCOL_V1 : false),
   });
@@ -341,6 +357,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await mqtt?.stop();
     heartbeat.stop();
     stats.stop();
+    stalls.stop();
     await sink.close();
     db.close();
     throw err;
@@ -373,6 +390,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       heartbeat.stop();
       pressure.stop();
       stats.stop();
+      stalls.stop();
       await app.close();
       await sink.close();
       const seen = new Map<string, number>();

@@ -29,7 +29,8 @@ const RECONNECT: Reconnect = {
  *
  * - 4000 `session_replaced` and 4001 `device_revoked`: never; two clients of one device would
  *   otherwise take turns replacing each other, and a revoked credential stays revoked.
- * - 1008 `flood`: yes, after the long flood delay.
+ * - 1008 `flood` and 4004 `too_many_errors`: yes, after the long flood delay (a device whose
+ *   frames keep being refused would otherwise reconnect straight into the same refusals).
  * - HTTP 401 and 404: no, except `token_expired` when the client signs its own JWTs.
  * - HTTP 503 `server_busy` and other 5xx: yes, not before `Retry-After`.
  * - Everything else (1001 shutdown, 1011 sink unavailable, 4002 heartbeat timeout, network
@@ -68,6 +69,7 @@ export function afterClose(close: TransportClose, renewableCredential: boolean):
         ),
       };
     case 1008:
+    case 4004:
       return { ...RECONNECT, backoff: 'flood' };
     default:
       return RECONNECT;

@@ -55,6 +55,8 @@ const CLOSE_NAMES: Readonly<Record<number, string>> = {
   4001: 'device_revoked',
   4002: 'heartbeat_timeout',
   4003: 'first_frame_timeout',
+  4004: 'too_many_errors',
+  4005: 'slow_consumer',
 };
 
 /** A short label for why a connection ended: a close reason, an HTTP refusal, a socket error. */

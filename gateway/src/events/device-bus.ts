@@ -10,6 +10,8 @@ export type StatusReason =
   | 'revoked'
   | 'shutdown'
   | 'flood'
+  | 'too_many_errors'
+  | 'slow_consumer'
   | 'too_large'
   | 'error';
 

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { DeviceType, GatewayFrame } from '@iot-gateway/schemas';
-import { deviceFrameSchema, formatIssues, PROTOCOL_LIMITS } from '@iot-gateway/schemas';
+import {
+  deviceFrameSchema,
+  findWrongMetricValues,
+  formatIssues,
+  PROTOCOL_LIMITS,
+} from '@iot-gateway/schemas';
 import type { WebSocket } from 'ws';
 import type { CloseReason, FrameErrorCode } from '../errors.ts';
 import { closeCode } from '../errors.ts';
@@ -19,6 +24,46 @@ import { TokenBucket } from './token-bucket.ts';
 export interface FrameIssue {
   readonly path: string;
   readonly message: string;
+}
+
+/**
+ * The most an `error` frame may weigh. An error frame answers one frame of at most
+ * MAX_FRAME_BYTES, and a frame full of wrong types must not come back several times larger.
+ */
+export const MAX_ERROR_FRAME_BYTES = 4096;
+/** Longest path or message of one listed issue; longer ones are cut with an ellipsis. */
+const MAX_ISSUE_TEXT = 200;
+
+function clip(text: string): string {
+  return text.length <= MAX_ISSUE_TEXT ? text : `${text.slice(0, MAX_ISSUE_TEXT - 1)}…`;
+}
+
+/**
+ * Serialises an error frame within PROTOCOL_LIMITS.maxErrorIssues and MAX_ERROR_FRAME_BYTES: the
+ * first issues are kept, and the message says how many were left out.
+ */
+export function encodeErrorFrame(
+  seq: number | undefined,
+  code: FrameErrorCode,
+  message: string,
+  issues: readonly FrameIssue[],
+  totalIssues = issues.length,
+): string {
+  const head = { type: 'error', ...(seq === undefined ? {} : { seq }), code, message };
+  const base = JSON.stringify({ ...head, issues: [] });
+  // Room for the longest "(first N of M issues)" note, so adding it cannot overflow.
+  let room = MAX_ERROR_FRAME_BYTES - Buffer.byteLength(base) - 40;
+  const kept: FrameIssue[] = [];
+  for (const issue of issues) {
+    if (kept.length >= PROTOCOL_LIMITS.maxErrorIssues) break;
+    const item = { path: clip(issue.path), message: clip(issue.message) };
+    const size = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (size > room) break;
+    room -= size;
+    kept.push(item);
+  }
+  const note = kept.length < totalIssues ? ` (first ${kept.length} of ${totalIssues} issues)` : '';
+  return JSON.stringify({ ...head, message: `${message}${note}`, issues: kept });
 }
 
 type Handler = (session: DeviceSession, frame: unknown) => void;
@@ -59,10 +104,14 @@ export class DeviceSession implements Watched, Holdable {
   readonly connectedAt = Date.now();
   readonly #ws: WebSocket;
   readonly #tracker = new AckTracker();
+  /** Every frame the device sends takes a token, whatever its type and whether it is valid. */
   readonly #bucket: TokenBucket;
+  /** Every error frame the gateway sends takes a token: garbage earns a close, not a reply each. */
+  readonly #errorBucket: TokenBucket;
   readonly #onEnd: SessionEndListener;
   #lastSeq = -1;
   #rateLimitedInARow = 0;
+  #lastArrival = 0;
   #ended = false;
 
   // Heartbeat state, read and written by the HeartbeatMonitor sweep.
@@ -86,10 +135,23 @@ export class DeviceSession implements Watched, Holdable {
     this.context = context;
     this.#onEnd = onEnd;
     const { config } = context;
-    this.#bucket = new TokenBucket(config.RATE_LIMIT_PER_SEC, config.RATE_LIMIT_BURST, Date.now());
+    const now = Date.now();
+    const stalled = context.stalls.stalledMs;
+    this.#bucket = new TokenBucket(
+      config.RATE_LIMIT_PER_SEC,
+      config.RATE_LIMIT_BURST,
+      now,
+      stalled,
+    );
+    this.#errorBucket = new TokenBucket(config.ERROR_RATE_PER_SEC, config.ERROR_BURST, now);
     this.tags = deviceTags(device.id, deviceType.name, device.labels, config.TELEMETRY_TAG_LABELS);
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on('pong', () => this.#onLife());
+    // ws answers ping frames by itself; they cost like any frame, so they take a token too.
+    ws.on('ping', () => {
+      this.#onLife();
+      if (!this.#ended && !this.#takeToken()) this.#overRate(undefined);
+    });
     ws.on('close', () => this.end('closed'));
     ws.on('error', (err) => {
       // ws reports oversized frames as errors before it closes with 1009.
@@ -100,6 +162,12 @@ export class DeviceSession implements Watched, Holdable {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** `now`, or one ms past the last arrival time handed out, whichever is later. */
+  arrivalTime(now: number): number {
+    this.#lastArrival = now > this.#lastArrival ? now : this.#lastArrival + 1;
+    return this.#lastArrival;
   }
 
   /** Frames handed to the sink and not yet durable. */
@@ -133,23 +201,49 @@ export class DeviceSession implements Watched, Holdable {
   }
 
   send(frame: GatewayFrame): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(frame));
+    this.#sendText(JSON.stringify(frame));
   }
 
+  /**
+   * The one way out to the device. A device that does not read makes ws buffer what the kernel
+   * will not take; past MAX_OUTBOUND_BYTES the session is cut instead of buffering on.
+   */
+  #sendText(text: string): void {
+    const ws = this.#ws;
+    if (this.#ended || ws.readyState !== ws.OPEN) return;
+    ws.send(text);
+    if (ws.bufferedAmount > this.context.config.MAX_OUTBOUND_BYTES) this.#slowConsumer();
+  }
+
+  #slowConsumer(): void {
+    this.context.peerLog.closes.note('slow_consumer', this.device.id, {
+      buffered: this.#ws.bufferedAmount,
+    });
+    // A close frame would queue behind the megabyte the device is not reading: cut at once.
+    this.terminate('slow_consumer', 'slow_consumer', 0);
+  }
+
+  /**
+   * Sends an error frame, capped in issues and bytes, and within the session's error budget: a
+   * device that earns more errors than ERROR_RATE_PER_SEC (bursts of ERROR_BURST) is closed.
+   */
   sendError(
     seq: number | undefined,
     code: FrameErrorCode,
     message: string,
     issues: readonly FrameIssue[] = [],
+    totalIssues = issues.length,
   ): void {
+    if (this.#ended) return;
     this.context.metrics.rejects.inc({ code });
-    this.send({
-      type: 'error',
-      ...(seq === undefined ? {} : { seq }),
-      code,
-      message,
-      issues: [...issues],
-    } as GatewayFrame);
+    this.context.peerLog.rejects.note(code, this.device.id, { seq });
+    if (!this.#errorBucket.take(Date.now())) {
+      // Rate limit errors mean the device sends too fast; other errors, that it sends garbage.
+      if (code === 'rate_limited') this.close('flood', 'flood');
+      else this.close('too_many_errors', 'too_many_errors');
+      return;
+    }
+    this.#sendText(encodeErrorFrame(seq, code, message, issues, totalIssues));
   }
 
   /** Rejects a sequenced frame: the error frame settles it, later acks pass over it. */
@@ -226,24 +320,76 @@ export class DeviceSession implements Watched, Holdable {
     this.alive = true;
   }
 
+  #takeToken(): boolean {
+    if (this.#bucket.take(this.lastSeen, this.context.stalls.stalledMs)) {
+      this.#rateLimitedInARow = 0;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * A frame beyond the rate limit: it is answered `rate_limited` without being validated, and a
+   * device that keeps it up is closed (`flood`), by FLOOD_CLOSE_AFTER frames in a row or by its
+   * error budget. Only this device's own bucket decides.
+   */
+  #overRate(json: unknown): void {
+    this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rate_limited' });
+    this.#rateLimitedInARow++;
+    if (this.#rateLimitedInARow >= this.context.config.FLOOD_CLOSE_AFTER) {
+      this.close('flood', 'flood');
+      return;
+    }
+    const seq = seqOf(json);
+    const message = 'rate limit exceeded; slow down and resend';
+    // A sequenced frame is settled in the ack order, so no later ack passes over it.
+    if (seq !== undefined && seq > this.#lastSeq) {
+      this.#lastSeq = seq;
+      this.reject(seq, 'rate_limited', message);
+    } else {
+      this.sendError(seq, 'rate_limited', message);
+    }
+  }
+
   #onMessage(data: Buffer, isBinary: boolean): void {
     this.#onLife();
+    if (this.#ended) return;
+    const withinRate = this.#takeToken();
     if (isBinary) {
-      this.sendError(undefined, 'binary_not_supported', 'send JSON in text frames');
+      if (!withinRate) this.#overRate(undefined);
+      else this.sendError(undefined, 'binary_not_supported', 'send JSON in text frames');
       return;
     }
     let json: unknown;
     try {
       json = JSON.parse(data.toString('utf8'));
     } catch {
+      if (!withinRate) {
+        this.#overRate(undefined);
+        return;
+      }
       this.sendError(undefined, 'invalid_json', 'the frame is not valid JSON');
+      this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
+      return;
+    }
+    if (!withinRate) {
+      this.#overRate(json);
+      return;
+    }
+    const wrong = findWrongMetricValues(json, PROTOCOL_LIMITS.maxErrorIssues);
+    if (wrong.total > 0) {
+      const message = 'the frame does not match protocol v1';
+      this.sendError(seqOf(json), 'invalid_frame', message, wrong.issues, wrong.total);
       this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
       return;
     }
     const parsed = deviceFrameSchema.safeParse(json);
     if (!parsed.success) {
-      const issues = formatIssues(parsed.error).map(({ path, message }) => ({ path, message }));
-      this.sendError(seqOf(json), 'invalid_frame', 'the frame does not match protocol v1', issues);
+      const issues = formatIssues(parsed.error, PROTOCOL_LIMITS.maxErrorIssues).map(
+        ({ path, message }) => ({ path, message }),
+      );
+      const message = 'the frame does not match protocol v1';
+      this.sendError(seqOf(json), 'invalid_frame', message, issues, parsed.error.issues.length);
       this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
       return;
     }
@@ -256,16 +402,6 @@ export class DeviceSession implements Watched, Holdable {
         return;
       }
       this.#lastSeq = frame.seq;
-      if (!this.#bucket.take(this.lastSeen)) {
-        this.#rateLimitedInARow++;
-        if (this.#rateLimitedInARow >= this.context.config.FLOOD_CLOSE_AFTER) {
-          this.close('flood', 'flood');
-          return;
-        }
-        this.reject(frame.seq, 'rate_limited', 'rate limit exceeded; slow down and resend');
-        return;
-      }
-      this.#rateLimitedInARow = 0;
     }
     (FRAME_HANDLERS[frame.type] as Handler)(this, frame);
   }
@@ -273,20 +409,26 @@ export class DeviceSession implements Watched, Holdable {
   /** Closes the session with a documented close code. */
   close(reason: CloseReason, status: StatusReason): void {
     if (this.#ended) return;
+    const misbehaved = reason === 'flood' || reason === 'too_many_errors';
+    if (misbehaved) this.context.peerLog.closes.note(reason, this.device.id);
     const ws = this.#ws;
     this.end(status);
     ws.close(closeCode(reason), reason);
+    // Nothing more it sends is read: a flooder would otherwise keep the gateway reading (and
+    // discarding) as fast as it can write until the close handshake gives up.
+    if (misbehaved) ws.pause();
     // A peer that never answers the close handshake must not hold the socket.
     setTimeout(() => ws.terminate(), 2000).unref();
   }
 
   /** Drops the connection without a close handshake (a peer that stopped answering). */
-  terminate(status: StatusReason, reason: CloseReason): void {
+  terminate(status: StatusReason, reason: CloseReason, lingerMs = 100): void {
     if (this.#ended) return;
     this.end(status);
     // Try a close frame with the code first; a dead peer will not read it, so cut right after.
     this.#ws.close(closeCode(reason), reason);
-    setTimeout(() => this.#ws.terminate(), 100).unref();
+    if (lingerMs === 0) this.#ws.terminate();
+    else setTimeout(() => this.#ws.terminate(), lingerMs).unref();
   }
 
   #pause(reason: number): void {

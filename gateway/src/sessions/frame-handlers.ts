@@ -4,16 +4,20 @@ import type {
   EventFrame,
   TelemetryFrame,
 } from '@iot-gateway/schemas';
-import { formatIssues, normalizeReadings } from '@iot-gateway/schemas';
+import { formatIssues, normalizeReadings, PROTOCOL_LIMITS } from '@iot-gateway/schemas';
 import type { DeviceSession } from './device-session.ts';
 import { eventLine, metricFields, telemetryLine } from './frame-points.ts';
 
 type Handler<F extends DeviceFrame> = (session: DeviceSession, frame: F) => void;
 type HandlerTable = { [T in DeviceFrame['type']]: Handler<Extract<DeviceFrame, { type: T }>> };
 
-/** Resolves a reading's timestamp to epoch ms and checks it against the skew window. */
+/**
+ * Resolves a reading's timestamp to epoch ms and checks it against the skew window. Readings and
+ * events without `ts` get the arrival time, unique within the session: InfluxDB keeps one point
+ * per series and time, so two of them in one millisecond would otherwise overwrite each other.
+ */
 function readingTime(session: DeviceSession, ts: number | string | undefined, now: number) {
-  if (ts === undefined) return now;
+  if (ts === undefined) return session.arrivalTime(now);
   const time = typeof ts === 'number' ? ts : Date.parse(ts);
   const { TS_MAX_PAST_MS, TS_MAX_FUTURE_MS } = session.context.config;
   if (Number.isNaN(time) || time < now - TS_MAX_PAST_MS || time > now + TS_MAX_FUTURE_MS) {
@@ -35,7 +39,7 @@ function handleTelemetry(session: DeviceSession, frame: TelemetryFrame): void {
     const prefix = batch ? `readings.${i}.` : '';
     const parsed = deviceType.metricsSchema.safeParse(reading.metrics);
     if (!parsed.success) {
-      const issues = formatIssues(parsed.error).map((issue) => ({
+      const issues = formatIssues(parsed.error, PROTOCOL_LIMITS.maxErrorIssues).map((issue) => ({
         path: `${prefix}metrics${issue.path ? `.${issue.path}` : ''}`,
         message: issue.message,
       }));

@@ -48,8 +48,11 @@ export function eventLine(
 ): string {
   return encodePoint({
     measurement: 'events',
-    tags: { ...tags, name: event.name, severity: event.severity },
+    // `name` is a field: devices choose names freely, and a tag per name would let one device
+    // create series without bound until InfluxDB refuses writes for every device.
+    tags: { ...tags, severity: event.severity },
     fields: {
+      name: event.name,
       seq: { int: event.seq },
       data: event.data === undefined ? '' : JSON.stringify(event.data),
     },

@@ -1,9 +1,11 @@
 import type { CommandResultFrame, DeviceTypeRegistry } from '@iot-gateway/schemas';
 import type { Config } from '../config.ts';
+import type { EventLoopStalls } from '../event-loop-stalls.ts';
 import type { DeviceBus } from '../events/device-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { TelemetrySink } from '../sink/telemetry-sink.ts';
+import type { SummaryLog } from '../summary-log.ts';
 import type { HeartbeatMonitor } from './heartbeat-monitor.ts';
 import type { PressureGate } from './pressure-gate.ts';
 
@@ -27,5 +29,9 @@ export interface SessionContext {
   readonly log: Logger;
   /** Fleet-wide backpressure from parts that can fall behind (the MQTT bridge). */
   readonly pressure: PressureGate;
+  /** Event-loop stalls, so that no device is blamed for the gateway's own pauses. */
+  readonly stalls: EventLoopStalls;
+  /** Rejected frames and sessions closed for misbehaving, logged as summaries (peers set the pace). */
+  readonly peerLog: { readonly rejects: SummaryLog; readonly closes: SummaryLog };
   commands: CommandResultHandler | undefined;
 }

@@ -5,11 +5,18 @@ import type { DeviceAuthenticator } from '../auth/device-authenticator.ts';
 import type { HandshakeErrorCode } from '../errors.ts';
 import { ERRORS } from '../errors.ts';
 import type { StatusReason } from '../events/device-bus.ts';
+import { SummaryLog } from '../summary-log.ts';
 import { DeviceSession } from './device-session.ts';
 import type { SessionContext } from './session-context.ts';
 
 /** How long a graceful stop waits for in-flight frames to become durable. */
 const SHUTDOWN_FLUSH_MS = 10_000;
+/**
+ * How long a refused socket stays open after its answer was written. Closing at once could reset
+ * the connection before the client read the answer; keeping it open until the client closes lets
+ * a client that never does hold a file descriptor for as long as it likes.
+ */
+export const REFUSED_LINGER_MS = 1_000;
 
 const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
@@ -39,6 +46,9 @@ function refuse(
       .map(([k, v]) => `${k}: ${v}`)
       .join('\r\n')}\r\n\r\n${body}`,
   );
+  const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /**
@@ -50,6 +60,7 @@ export class SessionManager {
   readonly #context: SessionContext;
   readonly #wss: WebSocketServer;
   readonly #auth: DeviceAuthenticator;
+  readonly #refusals: SummaryLog;
   #accepting = true;
   #idle: Array<() => void> = [];
 
@@ -57,6 +68,7 @@ export class SessionManager {
     this.#context = context;
     this.#wss = wss;
     this.#auth = auth;
+    this.#refusals = new SummaryLog(context.log, 'device refused');
   }
 
   get size(): number {
@@ -77,6 +89,7 @@ export class SessionManager {
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== '/v1/connect') {
+      metrics.handshakeRejects.inc({ reason: 'not_found' });
       refuse(socket, 'not_found', `no WebSocket endpoint at ${path}`);
       return;
     }
@@ -102,8 +115,8 @@ export class SessionManager {
     }
     if (!result.ok) {
       metrics.handshakeRejects.inc({ reason: result.reason });
-      // The reason is logged, never the credential.
-      log.info({ reason: result.reason, ip: req.socket.remoteAddress }, 'device refused');
+      // The reason is logged, never the credential; anyone can make this happen, so in summary.
+      this.#refusals.note(result.reason, req.socket.remoteAddress);
       refuse(socket, result.reason, result.message);
       return;
     }
