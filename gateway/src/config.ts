@@ -68,6 +68,7 @@ export const configSchema = z
     FLOOD_CLOSE_AFTER: int(1, 1_000_000).default(100),
     ERROR_RATE_PER_SEC: z.coerce.number().positive().max(1_000_000).default(10),
     ERROR_BURST: int(1, 1_000_000).default(100),
+    MISBEHAVIOR_COOLDOWN_MS: int(0, 3_600_000).default(10_000),
     MAX_OUTBOUND_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
     PER_MESSAGE_DEFLATE: bool.default(false),
     TS_MAX_PAST_MS: int(0, 10 * 365 * 86_400_000).default(7 * 86_400_000),

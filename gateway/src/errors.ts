@@ -200,6 +200,12 @@ export const ERRORS = {
     retryable: false,
     hint: 'Devices connect at `GET /v1/connect`.',
   },
+  device_throttled: {
+    surface: 'handshake',
+    status: 429,
+    retryable: true,
+    hint: 'The gateway closed this device for flooding, errors or not reading (1008, 4004, 4005); reconnect after `Retry-After` seconds, having fixed what the device sends.',
+  },
   server_busy: {
     surface: 'handshake',
     status: 503,

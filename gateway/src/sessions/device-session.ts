@@ -417,8 +417,9 @@ export class DeviceSession implements Watched, Holdable {
     // Nothing more it sends is read: a flooder would otherwise keep the gateway reading (and
     // discarding) as fast as it can write until the close handshake gives up.
     if (misbehaved) ws.pause();
-    // A peer that never answers the close handshake must not hold the socket.
-    setTimeout(() => ws.terminate(), 2000).unref();
+    // A peer that never answers the close handshake must not hold the socket. A misbehaving one
+    // cannot answer at all (its reply is no longer read): half a second to take the close frame.
+    setTimeout(() => ws.terminate(), misbehaved ? 500 : 2000).unref();
   }
 
   /** Drops the connection without a close handshake (a peer that stopped answering). */

@@ -18,8 +18,16 @@ const SHUTDOWN_FLUSH_MS = 10_000;
  */
 export const REFUSED_LINGER_MS = 1_000;
 
+/** Session ends that put the device in MISBEHAVIOR_COOLDOWN_MS. */
+const MISBEHAVIOR: ReadonlySet<StatusReason> = new Set([
+  'flood',
+  'too_many_errors',
+  'slow_consumer',
+]);
+
 const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
+  429: 'Too Many Requests',
   404: 'Not Found',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -61,6 +69,11 @@ export class SessionManager {
   readonly #wss: WebSocketServer;
   readonly #auth: DeviceAuthenticator;
   readonly #refusals: SummaryLog;
+  /**
+   * Devices closed for misbehaving, until when their upgrades are refused: a flooder that
+   * reconnects at once would otherwise cost a handshake and a fresh budget every time.
+   */
+  readonly #cooldowns = new Map<string, number>();
   #accepting = true;
   #idle: Array<() => void> = [];
 
@@ -121,6 +134,19 @@ export class SessionManager {
       return;
     }
     const { device } = result;
+    const coolUntil = this.#cooldowns.get(device.id);
+    if (coolUntil !== undefined) {
+      const left = coolUntil - Date.now();
+      if (left > 0) {
+        metrics.handshakeRejects.inc({ reason: 'device_throttled' });
+        this.#refusals.note('device_throttled', device.id);
+        refuse(socket, 'device_throttled', 'this device was closed for misbehaving; wait', {
+          'Retry-After': String(Math.ceil(left / 1000)),
+        });
+        return;
+      }
+      this.#cooldowns.delete(device.id);
+    }
     const deviceType = this.#context.deviceTypes.get(device.type);
     if (!deviceType) {
       log.error({ deviceId: device.id, type: device.type }, 'device has an unknown type');
@@ -145,6 +171,10 @@ export class SessionManager {
 
   #ended(session: DeviceSession, reason: StatusReason): void {
     if (this.#sessions.get(session.device.id) === session) this.#sessions.delete(session.device.id);
+    const cooldown = this.#context.config.MISBEHAVIOR_COOLDOWN_MS;
+    if (cooldown > 0 && MISBEHAVIOR.has(reason)) {
+      this.#cooldowns.set(session.device.id, Date.now() + cooldown);
+    }
     this.#context.metrics.sessions.set(this.#sessions.size);
     this.#publish(session, false, reason);
     if (this.#sessions.size === 0) for (const wake of this.#idle.splice(0)) wake();

@@ -11,7 +11,7 @@ import { encodeErrorFrame, MAX_ERROR_FRAME_BYTES } from '../../src/sessions/devi
 import { GatedSink } from '../support/gated-sink.ts';
 import { GatewayProcess } from '../support/gateway-process.ts';
 import { RawDevice, repeated, textFrame, upgradeRequest } from '../support/raw-device.ts';
-import { type Frame, TestDevice } from '../support/test-device.ts';
+import { type Frame, type RefusedError, TestDevice } from '../support/test-device.ts';
 import type { TestGateway } from '../support/test-gateway.ts';
 import { ADMIN_TOKEN, startTestGateway } from '../support/test-gateway.ts';
 
@@ -140,6 +140,24 @@ describe('hostile devices against one gateway', () => {
       assert.equal(offlineReason(id), 'too_many_errors');
     });
   }
+
+  it('refuses a device closed for misbehaving with 429 and Retry-After for a while', async () => {
+    const token = await gw.provision('repeat-offender');
+    const device = await TestDevice.connect(gw.url, token);
+    for (let i = 0; i < 40; i++) device.send('garbage');
+    assert.equal((await device.waitClosed()).code, 4004);
+    const refused = await TestDevice.connect(gw.url, token).then(
+      () => assert.fail('the device was let straight back in'),
+      (err: RefusedError) => err,
+    );
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error, 'device_throttled');
+    const retryAfter = Number(refused.headers['retry-after']);
+    assert.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After: ${retryAfter}`);
+    // Others are not affected.
+    const bystander = await TestDevice.connect(gw.url, await gw.provision('bystander'));
+    bystander.close();
+  });
 
   it('counts pings against the rate limit and closes a ping flood with 1008', async () => {
     const device = await TestDevice.connect(gw.url, await gw.provision('ping-flood'));
@@ -284,7 +302,14 @@ describe('a device that does not read', () => {
     const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), 'iot-gateway-hog-'));
     const gateway = await GatewayProcess.start(
-      { DATA_DIR: dataDir, ADMIN_TOKEN, LOG_LEVEL: 'warn', SPOOL_FSYNC: 'none' },
+      {
+        DATA_DIR: dataDir,
+        ADMIN_TOKEN,
+        LOG_LEVEL: 'warn',
+        SPOOL_FSYNC: 'none',
+        // Off, so the device can come straight back: the harshest case for memory.
+        MISBEHAVIOR_COOLDOWN_MS: '0',
+      },
       port,
     );
     try {
@@ -323,11 +348,18 @@ describe('a device that does not read', () => {
         const device = await RawDevice.open(gateway.url, token);
         sessions++;
         device.stopReading();
-        while (written < 3_000 && (await device.write(chunk))) {
-          written += 25;
+        let taken = true;
+        while (written < 3_000 && taken) {
+          taken = await device.write(chunk);
+          if (taken) written += 25;
           peak = Math.max(peak, rssOf(pid));
         }
-        // Reading again shows what the gateway did meanwhile: it ended the session.
+        if (taken) {
+          // The last frames are written: this session may end as it likes.
+          device.destroy();
+          break;
+        }
+        // The gateway stopped taking frames: it ended the session (reading again shows it).
         device.socket.resume();
         await waitUntil(() => device.closed, { timeoutMs: 10_000, message: 'session cut' });
         peak = Math.max(peak, rssOf(pid));

@@ -62,7 +62,7 @@ export class TestDevice {
         res.on('data', (c: Buffer) => {
           body += c;
         });
-        res.on('end', () => reject(new RefusedError(res.statusCode ?? 0, body)));
+        res.on('end', () => reject(new RefusedError(res.statusCode ?? 0, body, res.headers)));
       });
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -129,9 +129,15 @@ export class TestDevice {
 export class RefusedError extends Error {
   readonly status: number;
   readonly body: any;
-  constructor(status: number, body: string) {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  constructor(
+    status: number,
+    body: string,
+    headers: Readonly<Record<string, string | string[] | undefined>> = {},
+  ) {
     super(`refused with ${status}: ${body}`);
     this.status = status;
+    this.headers = headers;
     try {
       this.body = JSON.parse(body);
     } catch {
