@@ -13,9 +13,11 @@ import {
   type BenchResults,
   checkTargets,
   renderMarkdown,
+  updateAbuseSection,
   updateBenchmarksMd,
   writeResults,
 } from './src/report.ts';
+import { type AbuseResult, renderAbuse, runAbuse } from './src/scenarios/abuse.ts';
 import { type LivenessResult, runLiveness } from './src/scenarios/liveness.ts';
 import { runSessions, type SessionsResult } from './src/scenarios/sessions.ts';
 import { runThroughput, type ThroughputResult } from './src/scenarios/throughput.ts';
@@ -57,6 +59,7 @@ const failures: string[] = [];
 let throughput: ThroughputResult | undefined;
 let sessions: SessionsResult | undefined;
 let liveness: LivenessResult | undefined;
+let abuse: AbuseResult | undefined;
 
 async function scenario<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -81,6 +84,13 @@ try {
     ...(want.has('sessions') ? { sessions: options.sessions.count } : {}),
     ...(want.has('liveness')
       ? { zombies: options.liveness.zombies, healthy: options.liveness.healthy }
+      : {}),
+    ...(want.has('abuse')
+      ? {
+          abuseHealthy: options.abuse.healthy,
+          abuseFlooders: options.abuse.flooders,
+          abuseNonReaders: options.abuse.nonReaders,
+        }
       : {}),
   });
   ctx.log(`provisioned ${Object.values(groups).reduce((a, g) => a + g.ids.length, 0)} devices`);
@@ -107,6 +117,16 @@ try {
   if (want.has('liveness')) {
     liveness = await scenario('liveness', () =>
       runLiveness(ctx, registryDir, { zombies: groups.zombies!, healthy: groups.healthy! }),
+    );
+  }
+
+  if (want.has('abuse')) {
+    abuse = await scenario('abuse', () =>
+      runAbuse(ctx, registryDir, {
+        healthy: groups.abuseHealthy!,
+        flooders: groups.abuseFlooders!,
+        nonReaders: groups.abuseNonReaders!,
+      }),
     );
   }
 
@@ -142,9 +162,17 @@ try {
     ...(profiles ? { profiles } : {}),
     ...(failures.length > 0 ? { failures } : {}),
   };
-  const file = writeResults(RESULTS_DIR, results);
+  const file = writeResults(RESULTS_DIR, abuse ? { ...results, abuse } : results);
+  if (abuse) {
+    const section = renderAbuse(abuse);
+    process.stdout.write(`\n${section}\n`);
+    if (!options.quick && !argv.includes('--no-md') && failures.length === 0) {
+      updateAbuseSection(join(ROOT, 'BENCHMARKS.md'), results, section, relative(ROOT, file));
+      ctx.log('BENCHMARKS.md abuse section updated');
+    }
+  }
   const markdown = renderMarkdown(results);
-  process.stdout.write(`\n${markdown}\n`);
+  if (want.size > 1 || !abuse) process.stdout.write(`\n${markdown}\n`);
   const resultsPath = relative(ROOT, file);
   ctx.log(`results: ${resultsPath} and ${relative(ROOT, join(RESULTS_DIR, 'latest.json'))}`);
   if (options.writeMarkdown && failures.length === 0) {

@@ -1,5 +1,7 @@
 export const SCENARIOS = ['throughput', 'commands', 'sessions', 'liveness'] as const;
-export type Scenario = (typeof SCENARIOS)[number];
+/** Scenarios that run only when named: they measure robustness, not speed. */
+export const EXTRA_SCENARIOS = ['abuse'] as const;
+export type Scenario = (typeof SCENARIOS)[number] | (typeof EXTRA_SCENARIOS)[number];
 
 /** How the load is shaped: devices streaming at once, each with at most `window` unacked frames. */
 export interface LoadShape {
@@ -35,6 +37,16 @@ export interface BenchOptions {
     readonly heartbeatTimeoutMs: number;
     readonly holdMs: number;
   };
+  readonly abuse: {
+    readonly healthy: number;
+    readonly ratePerDevice: number;
+    readonly phaseS: number;
+    readonly flooders: number;
+    readonly floodFrames: number;
+    readonly nonReaders: number;
+    readonly upgradesPerSec: number;
+    readonly slowloris: number;
+  };
   readonly liveness: {
     readonly zombies: number;
     readonly healthy: number;
@@ -50,6 +62,9 @@ Scenarios (default: all, in this order):
   commands    command round trip idle and with (c) at half its maximum (runs (c) to find it)
   sessions    most authenticated sessions with heartbeats, RSS per session, vs a raw ws server
   liveness    zombie devices: time from their last sign of life to offline
+  abuse       (only when named) a healthy fleet alone, then beside (a) a malformed-frame flood,
+              (b) devices that never read, (c) unauthenticated upgrades, (d) slowloris;
+              writes its own section of BENCHMARKS.md
 
 Flags:
   --quick            smoke run: small numbers, about a minute
@@ -58,6 +73,7 @@ Flags:
   --devices=N[,N...] --window=N --clients=N --warmup=S --duration=S    throughput load
                      (default: 40 and 200 devices, window 16; each server reported at its best)
   --sessions=N --session-clients=N --commands=N --zombies=N     other sizes
+  --phase=S          seconds per abuse phase (default 20)
 `;
 
 function listFlag(flags: Map<string, string>, name: string, fallback: number[]): number[] {
@@ -90,7 +106,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       flags.set(name, value ?? 'true');
     } else if (arg === 'all') {
       for (const s of SCENARIOS) scenarios.add(s);
-    } else if ((SCENARIOS as readonly string[]).includes(arg)) {
+    } else if (([...SCENARIOS, ...EXTRA_SCENARIOS] as readonly string[]).includes(arg)) {
       scenarios.add(arg as Scenario);
     } else {
       throw new Error(`unknown scenario "${arg}"`);
@@ -110,6 +126,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'session-clients',
     'commands',
     'zombies',
+    'phase',
   ]);
   for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
   if (scenarios.size === 0) for (const s of SCENARIOS) scenarios.add(s);
@@ -142,6 +159,16 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       heartbeatIntervalMs: quick ? 1_000 : 5_000,
       heartbeatTimeoutMs: quick ? 3_000 : 15_000,
       holdMs: quick ? 2_500 : 11_000,
+    },
+    abuse: {
+      healthy: quick ? 50 : 200,
+      ratePerDevice: 5,
+      phaseS: numberFlag(flags, 'phase', quick ? 5 : 20),
+      flooders: 4,
+      floodFrames: quick ? 100_000 : 1_000_000,
+      nonReaders: quick ? 5 : 20,
+      upgradesPerSec: quick ? 500 : 2_000,
+      slowloris: quick ? 500 : 2_000,
     },
     liveness: {
       zombies: numberFlag(flags, 'zombies', quick ? 100 : 1_000),

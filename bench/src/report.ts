@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProfileSummary } from './cpu-profile.ts';
 import type { MachineInfo, Versions } from './machine.ts';
+import type { AbuseResult } from './scenarios/abuse.ts';
 import type { LivenessResult } from './scenarios/liveness.ts';
 import type { SessionsResult } from './scenarios/sessions.ts';
 import { sustainedFramesPerSec, type ThroughputResult } from './scenarios/throughput.ts';
@@ -17,6 +18,7 @@ export interface BenchResults {
   readonly throughput?: ThroughputResult;
   readonly sessions?: SessionsResult;
   readonly liveness?: LivenessResult;
+  readonly abuse?: AbuseResult;
   readonly targets: readonly TargetCheck[];
   readonly profiles?: readonly ProfileSummary[];
   readonly failures?: readonly string[];
@@ -33,7 +35,7 @@ const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 
-/** The issue's targets (issue 8), checked against one run's numbers. */
+/** The performance targets, checked against one run's numbers. */
 export function checkTargets(
   t: ThroughputResult | undefined,
   s: SessionsResult | undefined,
@@ -374,7 +376,7 @@ export function renderMarkdown(r: BenchResults): string {
   }
   if (r.targets.length > 0) {
     out.push(
-      '### Targets (issue 8)',
+      '### Targets',
       '',
       table(
         ['target', 'measured', 'met'],
@@ -413,6 +415,33 @@ export function updateBenchmarksMd(file: string, markdown: string, resultsFile: 
     text = text.slice(0, begin) + section + text.slice(end + END.length);
   } else {
     text = `${text.trimEnd()}\n\n## Latest results\n\n${section}\n`;
+  }
+  writeFileSync(file, text);
+}
+
+const ABUSE_BEGIN = '<!-- abuse results: begin -->';
+const ABUSE_END = '<!-- abuse results: end -->';
+
+/** Rewrites the robustness section of BENCHMARKS.md (`npm run bench -- abuse`). */
+export function updateAbuseSection(
+  file: string,
+  results: BenchResults,
+  markdown: string,
+  resultsFile: string,
+): void {
+  const m = results.machine;
+  const header =
+    `Run ${results.startedAt} with \`${results.command}\`. Machine: ${m.cpuModel}, ${m.cores} cores, ` +
+    `${m.memoryGiB} GiB, Linux ${m.kernel}; the attackers, the healthy fleet, influxd, mosquitto ` +
+    'and the gateway share it.';
+  const section = `${ABUSE_BEGIN}\n\n${header}\n\n${markdown}\n\nRaw numbers: [${resultsFile}](${resultsFile}).\n\n${ABUSE_END}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const begin = text.indexOf(ABUSE_BEGIN);
+  const end = text.indexOf(ABUSE_END);
+  if (begin !== -1 && end > begin) {
+    text = text.slice(0, begin) + section + text.slice(end + ABUSE_END.length);
+  } else {
+    text = `${text.trimEnd()}\n\n## Robustness: the gateway under attack\n\n${section}\n`;
   }
   writeFileSync(file, text);
 }

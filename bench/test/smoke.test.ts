@@ -37,6 +37,10 @@ test('the options name the scenarios and refuse unknown ones', () => {
   assert.deepEqual([...quick.scenarios], ['sessions']);
   assert.equal(quick.writeMarkdown, false);
   assert.throws(() => parseOptions(['nonsense']), /unknown scenario/);
+  // The abuse run measures robustness, not speed: only when named.
+  const abuse = parseOptions(['abuse', '--phase=7']);
+  assert.deepEqual([...abuse.scenarios], ['abuse']);
+  assert.equal(abuse.abuse.phaseS, 7);
   assert.throws(() => parseOptions(['--devices=0']), /positive/);
 });
 
