@@ -24,6 +24,12 @@ const optionalUrl = (protocols: RegExp, example: string) =>
     .pipe(z.url({ protocol: protocols, error: `expected a URL like ${example}` }).optional())
     .optional();
 
+/** Runs a cross-setting check even when other settings are wrong, so one start reports all. */
+const whenValid =
+  (...keys: string[]) =>
+  (payload: { issues: ReadonlyArray<{ path?: PropertyKey[] }> }) =>
+    keys.every((key) => !payload.issues.some((issue) => issue.path?.[0] === key));
+
 /**
  * Every setting of the gateway, read from the environment (and an optional JSON file named by
  * CONFIG_FILE, which the environment overrides). docs/configuration.md documents each one.
@@ -50,6 +56,32 @@ export const configSchema = z
     MQTT_SHARE_GROUP: z
       .string()
       .regex(/^[^/+#\s]{1,64}$/, 'no "/", "+", "#" or spaces')
+      .optional(),
+    MQTT_COMMAND_INGRESS: z.enum(['on', 'off']).default('off'),
+    MQTT_USERNAME: z.string().min(1).max(256).optional(),
+    MQTT_PASSWORD: z.string().min(1).max(1024).optional(),
+    MQTT_PASSWORD_FILE: z.string().min(1).optional(),
+    MQTT_CA_FILE: z.string().min(1).optional(),
+    MQTT_CERT_FILE: z.string().min(1).optional(),
+    MQTT_KEY_FILE: z.string().min(1).optional(),
+    TLS_CERT_FILE: z.string().min(1).optional(),
+    TLS_KEY_FILE: z.string().min(1).optional(),
+    TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+    ALLOWED_ORIGINS: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^https?:\/\/[^/\s]+$/, 'origins like https://console.example.com (no path)'),
+        ),
+      )
       .optional(),
     MQTT_QOS: z.coerce
       .number()
@@ -89,6 +121,26 @@ export const configSchema = z
     COMMAND_MAX_IN_FLIGHT: int(1, 10_000).default(16),
     COMMAND_RETENTION_MS: int(1000, 366 * 86_400_000).default(7 * 86_400_000),
   })
+  .refine((c) => (c.TLS_CERT_FILE === undefined) === (c.TLS_KEY_FILE === undefined), {
+    path: ['TLS_KEY_FILE'],
+    message: 'set TLS_CERT_FILE and TLS_KEY_FILE together',
+    when: whenValid('TLS_CERT_FILE', 'TLS_KEY_FILE'),
+  })
+  .refine((c) => c.TLS_CLIENT_CA_FILE === undefined || c.TLS_CERT_FILE !== undefined, {
+    path: ['TLS_CLIENT_CA_FILE'],
+    message: 'client certificates need TLS: set TLS_CERT_FILE and TLS_KEY_FILE too',
+    when: whenValid('TLS_CERT_FILE', 'TLS_CLIENT_CA_FILE'),
+  })
+  .refine((c) => c.MQTT_PASSWORD === undefined || c.MQTT_PASSWORD_FILE === undefined, {
+    path: ['MQTT_PASSWORD_FILE'],
+    message: 'set MQTT_PASSWORD or MQTT_PASSWORD_FILE, not both',
+    when: whenValid('MQTT_PASSWORD', 'MQTT_PASSWORD_FILE'),
+  })
+  .refine((c) => (c.MQTT_CERT_FILE === undefined) === (c.MQTT_KEY_FILE === undefined), {
+    path: ['MQTT_KEY_FILE'],
+    message: 'set MQTT_CERT_FILE and MQTT_KEY_FILE together',
+    when: whenValid('MQTT_CERT_FILE', 'MQTT_KEY_FILE'),
+  })
   .refine((c) => c.HEARTBEAT_TIMEOUT_MS > c.HEARTBEAT_INTERVAL_MS, {
     path: ['HEARTBEAT_TIMEOUT_MS'],
     message: 'must be greater than HEARTBEAT_INTERVAL_MS',
@@ -100,6 +152,17 @@ export const configSchema = z
   });
 
 type Parsed = z.output<typeof configSchema>;
+
+/** Settings naming files; relative paths are taken from where the user started the gateway. */
+const FILE_SETTINGS = [
+  'MQTT_PASSWORD_FILE',
+  'TLS_CERT_FILE',
+  'TLS_KEY_FILE',
+  'TLS_CLIENT_CA_FILE',
+  'MQTT_CA_FILE',
+  'MQTT_CERT_FILE',
+  'MQTT_KEY_FILE',
+] as const;
 export type Config = Readonly<Omit<Parsed, 'DATA_DIR'> & { DATA_DIR: string }>;
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -161,8 +224,14 @@ export function loadConfig(
       problems,
     );
   }
+  const files: Partial<Record<(typeof FILE_SETTINGS)[number], string>> = {};
+  for (const key of FILE_SETTINGS) {
+    const value = result.data[key];
+    if (value !== undefined) files[key] = resolve(cwd, value);
+  }
   const config: Config = {
     ...result.data,
+    ...files,
     DATA_DIR: resolve(cwd, result.data.DATA_DIR ?? '.data'),
   };
   return Object.freeze(config);

@@ -194,6 +194,24 @@ export const ERRORS = {
     retryable: false,
     hint: "Sign JWTs with the algorithm of the device's key (ES256 or RS256); `none` is refused.",
   },
+  certificate_rejected: {
+    surface: 'handshake',
+    status: 401,
+    retryable: false,
+    hint: 'The client certificate authenticates no X.509 device: its CN must be the id of a device provisioned with `auth: "x509"`, and it must chain to TLS_CLIENT_CA_FILE (or match the pinned certificateSha256) and be within its validity.',
+  },
+  unsupported_subprotocol: {
+    surface: 'handshake',
+    status: 400,
+    retryable: false,
+    hint: 'Offer the `iot-gateway.v1` subprotocol (beside `bearer.<token>`), or none.',
+  },
+  origin_not_allowed: {
+    surface: 'handshake',
+    status: 403,
+    retryable: false,
+    hint: "This page's origin is not in ALLOWED_ORIGINS; connect from an allowed origin, or from a device without an Origin header.",
+  },
   not_found: {
     surface: 'handshake',
     status: 404,

@@ -1,6 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -19,6 +22,7 @@ import { registerCommandRoutes } from './api/command-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
 import { installErrorHandling } from './api/http-errors.ts';
+import { installOriginPolicy } from './api/origins.ts';
 import { registerScheduleRoutes } from './api/schedule-routes.ts';
 import { registerSchemaRoutes } from './api/schema-routes.ts';
 import { registerTelemetryRoutes } from './api/telemetry-routes.ts';
@@ -27,6 +31,7 @@ import { CommandService } from './commands/command-service.ts';
 import { SqliteCommandStore } from './commands/sqlite-command-store.ts';
 import type { Config } from './config.ts';
 import { loadDeviceTypes } from './device-types.ts';
+import { GatewayError } from './errors.ts';
 import { EventLoopStalls } from './event-loop-stalls.ts';
 import { DeviceBus } from './events/device-bus.ts';
 import { LatestReadings } from './events/latest-readings.ts';
@@ -35,6 +40,7 @@ import type { Logger } from './logger.ts';
 import { createLogger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { MqttBridge } from './mqtt/mqtt-bridge.ts';
+import { defaultClientId } from './mqtt/mqtt-bridge-options.ts';
 import { SqliteDeviceRegistry } from './registry/sqlite-device-registry.ts';
 import { Scheduler } from './schedules/scheduler.ts';
 import { SqliteScheduleStore } from './schedules/sqlite-schedule-store.ts';
@@ -51,6 +57,7 @@ import { Spool } from './spool/spool.ts';
 import { StatsReporter } from './stats-reporter.ts';
 import { openDatabase } from './store/database.ts';
 import { SummaryLog } from './summary-log.ts';
+import { TlsCredentials } from './tls/tls-credentials.ts';
 
 export interface GatewayOptions {
   readonly config: Config;
@@ -75,8 +82,41 @@ export interface Gateway {
   readonly scheduler: Scheduler;
   /** Lines describing what the gateway uses, printed at start. */
   readonly summary: readonly string[];
+  /** Warnings printed at start (an exposed port without TLS, say). */
+  readonly warnings: readonly string[];
+  /** The certificate and key in use, when TLS is on; `reload()` re-reads them (SIGHUP). */
+  readonly tls: TlsCredentials | undefined;
   /** Graceful stop: see SessionManager.shutdown; then releases every resource. */
   close(): Promise<void>;
+}
+
+/**
+ * A random suffix made once per data directory: it tells apart the MQTT client ids of gateways
+ * on one host (two with one id knock each other off the broker) and stays the same across
+ * restarts, so the broker's persistent session is found again.
+ */
+function instanceSuffix(dataDir: string): string {
+  const file = join(dataDir, 'instance-suffix');
+  try {
+    const existing = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f]{6}$/.test(existing)) return existing;
+  } catch {
+    // First start in this data directory.
+  }
+  const suffix = randomBytes(3).toString('hex');
+  writeFileSync(file, `${suffix}\n`);
+  return suffix;
+}
+
+function readConfigFile(path: string, setting: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new GatewayError(
+      'invalid_config',
+      `${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
+  }
 }
 
 /** Creates an admin key at first start when none is configured, so the API is never open. */
@@ -123,9 +163,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           url: config.MQTT_URL,
           topicPrefix: config.MQTT_TOPIC_PREFIX,
           qos: config.MQTT_QOS,
-          ...(config.MQTT_CLIENT_ID ? { clientId: config.MQTT_CLIENT_ID } : {}),
+          clientId:
+            config.MQTT_CLIENT_ID ?? defaultClientId(hostname(), instanceSuffix(config.DATA_DIR)),
           maxQueued: config.MQTT_MAX_QUEUE,
           ...(config.MQTT_SHARE_GROUP ? { shareGroup: config.MQTT_SHARE_GROUP } : {}),
+          commandIngress: config.MQTT_COMMAND_INGRESS === 'on',
+          username: config.MQTT_USERNAME,
+          password: config.MQTT_PASSWORD_FILE
+            ? readConfigFile(config.MQTT_PASSWORD_FILE, 'MQTT_PASSWORD_FILE')
+                .toString('utf8')
+                .trim()
+            : config.MQTT_PASSWORD,
+          ca: config.MQTT_CA_FILE ? readConfigFile(config.MQTT_CA_FILE, 'MQTT_CA_FILE') : undefined,
+          cert: config.MQTT_CERT_FILE
+            ? readConfigFile(config.MQTT_CERT_FILE, 'MQTT_CERT_FILE')
+            : undefined,
+          key: config.MQTT_KEY_FILE
+            ? readConfigFile(config.MQTT_KEY_FILE, 'MQTT_KEY_FILE')
+            : undefined,
         },
         { bus, metrics, log: log.child({ component: 'mqtt' }) },
       )
@@ -259,6 +314,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!change.online) void registry.touch(new Map([[change.deviceId, change.ts]]));
   });
 
+  const tls = config.TLS_CERT_FILE
+    ? new TlsCredentials(
+        {
+          certFile: config.TLS_CERT_FILE,
+          keyFile: config.TLS_KEY_FILE ?? '',
+          clientCaFile: config.TLS_CLIENT_CA_FILE,
+        },
+        log,
+      )
+    : undefined;
+  const serverOptions = {
+    // Slow or silent clients (handshakes included) are dropped after these.
+    headersTimeout: config.HANDSHAKE_TIMEOUT_MS,
+    requestTimeout: Math.max(config.HANDSHAKE_TIMEOUT_MS, 30_000),
+    connectionsCheckingInterval: Math.min(1000, config.HANDSHAKE_TIMEOUT_MS),
+    keepAliveTimeout: 5_000,
+  };
+
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps fastify's generics at their defaults.
     loggerInstance: log as FastifyBaseLogger,
@@ -268,21 +341,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // fastify applies its own requestTimeout to the server it is given; keep it non-zero so
     // Node keeps checking for slow handshakes.
     requestTimeout: Math.max(config.HANDSHAKE_TIMEOUT_MS, 30_000),
-    serverFactory: (handler) =>
-      createServer(
+    serverFactory: (handler) => {
+      if (!tls) return createServer(serverOptions, handler);
+      // One port, TLS only: a clear-text request fails the TLS handshake. Client certificates
+      // are asked for but not required, so token and JWT devices (and operators) need none;
+      // the device authenticator decides what a certificate is worth.
+      const server = createHttpsServer(
         {
-          // Slow or silent clients (handshakes included) are dropped after these.
-          headersTimeout: config.HANDSHAKE_TIMEOUT_MS,
-          requestTimeout: Math.max(config.HANDSHAKE_TIMEOUT_MS, 30_000),
-          connectionsCheckingInterval: Math.min(1000, config.HANDSHAKE_TIMEOUT_MS),
-          keepAliveTimeout: 5_000,
+          ...serverOptions,
+          ...tls.options,
+          requestCert: tls.state.clientCertificates,
+          rejectUnauthorized: false,
+          handshakeTimeout: config.HANDSHAKE_TIMEOUT_MS,
         },
         handler,
-      ),
+      );
+      tls.onReload((options) => server.setSecureContext(options));
+      return server as unknown as ReturnType<typeof createServer>;
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app, metrics);
+  installOriginPolicy(app, config.ALLOWED_ORIGINS, metrics);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
@@ -305,6 +386,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerHealthRoutes(app, {
     keys,
     metrics,
+    tls: tls !== undefined,
     checks: [
       { name: 'store', check: () => ({ ok: db.open }) },
       { name: 'sink', check: () => ({ ok: sink.describe().ready }) },
@@ -362,12 +444,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     db.close();
     throw err;
   }
+  tls?.watch();
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  const scheme = tls ? 'https' : 'http';
+  const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  const loopback = /^(127\.|\[?::1\]?$|localhost$)/.test(config.HOST);
+  const warnings = [
+    ...(!tls && !loopback
+      ? [
+          `listening on ${config.HOST} without TLS: device tokens and API keys cross the network in clear text; set TLS_CERT_FILE and TLS_KEY_FILE, or HOST=127.0.0.1 behind a TLS proxy`,
+        ]
+      : []),
+  ];
 
   const summary = [
     `operator API ${url}/v1 (docs ${url}/docs), devices connect at ${url.replace('http', 'ws')}/v1/connect`,
+    tls
+      ? `TLS: on (${tls.state.subject}, valid until ${tls.state.validTo}; reloaded on change or SIGHUP)${tls.state.clientCertificates ? '; X.509 devices: client certificates chained to TLS_CLIENT_CA_FILE' : ''}`
+      : 'TLS: off (set TLS_CERT_FILE and TLS_KEY_FILE to serve HTTPS and WSS on this port)',
     `data directory ${config.DATA_DIR} (registry gateway.db, spool spool/)`,
     `telemetry: ${describeSink(sink, config)}`,
     mqtt ? mqtt.describe() : 'MQTT bridge: off (MQTT_URL unset)',
@@ -391,6 +486,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       pressure.stop();
       stats.stop();
       stalls.stop();
+      tls?.stop();
       await app.close();
       await sink.close();
       const seen = new Map<string, number>();
@@ -413,6 +509,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     commands,
     scheduler,
     summary,
+    warnings,
+    tls,
     close,
   };
 }

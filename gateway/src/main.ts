@@ -34,6 +34,12 @@ const log = createLogger(config.LOG_LEVEL);
 try {
   const gateway = await startGateway({ config, logger: log });
   for (const line of gateway.summary) log.info(line);
+  for (const line of gateway.warnings) log.warn(line);
+  // Certificate renewals (ACME) signal the gateway instead of restarting it.
+  process.on('SIGHUP', () => {
+    if (gateway.tls) gateway.tls.reload();
+    else log.info('SIGHUP: TLS is off, nothing to reload');
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

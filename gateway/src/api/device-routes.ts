@@ -42,13 +42,34 @@ const publicKey = z.strictObject({
     .regex(/-----BEGIN PUBLIC KEY-----/, 'a PEM-encoded SPKI public key'),
 });
 
+/** A certificate fingerprint as openssl prints it (`AB:CD:…`) or as plain hex; stored lowercase. */
+const certificateSha256 = z
+  .string()
+  .transform((v) => v.replace(/:/g, '').toLowerCase())
+  .pipe(
+    z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 fingerprint: 64 hex digits, colons allowed'),
+  );
+
+/** How a device proves who it is; the token is made by the gateway, the rest given here. */
+const credentialFields = {
+  auth: z
+    .enum(['token', 'jwt', 'x509'])
+    .optional()
+    .describe(
+      'Default: `jwt` when publicKey is given, `x509` when certificateSha256 is, else `token`',
+    ),
+  publicKey: publicKey.optional(),
+  certificateSha256: certificateSha256.optional(),
+};
+
 const deviceSchema = z
   .object({
     id: z.string(),
     type: z.string(),
     labels: z.record(z.string(), z.string()),
-    auth: z.enum(['token', 'jwt']),
+    auth: z.enum(['token', 'jwt', 'x509']),
     keyAlg: z.enum(['ES256', 'RS256']).optional(),
+    certificateSha256: z.string().optional().describe('The pinned certificate of an X.509 device'),
     createdAt: z.string().describe('RFC 3339'),
     lastSeenAt: z.string().optional(),
     online: z.boolean(),
@@ -80,6 +101,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       labels: { ...device.labels },
       auth: device.auth,
       ...(device.keyAlg ? { keyAlg: device.keyAlg } : {}),
+      ...(device.certificateSha256 ? { certificateSha256: device.certificateSha256 } : {}),
       createdAt: iso(device.createdAt),
       ...(lastSeen !== undefined ? { lastSeenAt: iso(lastSeen) } : {}),
       online: session !== undefined,
@@ -95,9 +117,28 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
     };
   };
 
-  const credentialFor = (key: z.infer<typeof publicKey> | undefined) => {
-    if (key) {
+  const credentialFor = (body: {
+    auth?: 'token' | 'jwt' | 'x509' | undefined;
+    publicKey?: z.infer<typeof publicKey> | undefined;
+    certificateSha256?: string | undefined;
+  }) => {
+    const { publicKey: key, certificateSha256: pin } = body;
+    const auth = body.auth ?? (key ? 'jwt' : pin ? 'x509' : 'token');
+    const misplaced = (path: string, message: string) =>
+      new GatewayError('validation_failed', message, [{ path, message }]);
+    if (auth !== 'jwt' && key)
+      throw misplaced('body.publicKey', `a ${auth} device takes no public key`);
+    if (auth !== 'x509' && pin) {
+      throw misplaced('body.certificateSha256', `a ${auth} device takes no certificate`);
+    }
+    if (auth === 'jwt') {
+      if (!key) throw misplaced('body.publicKey', 'a jwt device needs its public key');
+      validatePublicKey(key);
       const credential: DeviceCredential = { kind: 'jwt', publicKeyPem: key.pem, alg: key.alg };
+      return { credential, token: undefined };
+    }
+    if (auth === 'x509') {
+      const credential: DeviceCredential = { kind: 'x509', certificateSha256: pin };
       return { credential, token: undefined };
     }
     const token = newSecret(DEVICE_TOKEN_PREFIX);
@@ -113,13 +154,13 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         tags: ['devices'],
         summary: 'Provision a device',
         description:
-          'Returns the device token once; the gateway keeps only its hash. Give `publicKey` instead for a device that signs its own JWTs.',
+          'Returns the device token once; the gateway keeps only its hash. Give `publicKey` instead for a device that signs its own JWTs, or `auth: "x509"` for a device that presents a client certificate whose CN is its id (optionally pinned with `certificateSha256`).',
         security: [{ apiKey: [] }],
         body: z.strictObject({
           id: deviceId,
           type: z.string().min(1).max(64),
           labels: labels.optional(),
-          publicKey: publicKey.optional(),
+          ...credentialFields,
         }),
         response: {
           201: z.object({ device: deviceSchema, token: z.string().optional() }),
@@ -131,7 +172,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       },
     },
     async (req, reply) => {
-      const { id, type, publicKey: key } = req.body;
+      const { id, type } = req.body;
       if (!deviceTypes.get(type)) {
         throw new GatewayError('unknown_device_type', `unknown device type ${type}`, [
           {
@@ -143,8 +184,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
           },
         ]);
       }
-      if (key) validatePublicKey(key);
-      const { credential, token } = credentialFor(key);
+      const { credential, token } = credentialFor(req.body);
       const device = await registry.create({ id, type, labels: req.body.labels ?? {}, credential });
       return reply.code(201).send({ device: view(device), ...(token ? { token } : {}) });
     },
@@ -280,11 +320,11 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         tags: ['devices'],
         summary: 'Rotate a device credential',
         description:
-          'Issues a new token (or stores a new public key); the old credential stops working and a live session is closed.',
+          'Issues a new token (or stores a new public key, or a new pinned certificate); the old credential stops working and a live session is closed.',
         security: [{ apiKey: [] }],
         params: z.object({ id: deviceId }),
         // Fastify hands a request without a body over as null.
-        body: z.strictObject({ publicKey: publicKey.optional() }).nullish(),
+        body: z.strictObject(credentialFields).nullish(),
         response: {
           200: z.object({ device: deviceSchema, token: z.string().optional() }),
           400: apiErrorSchema,
@@ -295,9 +335,12 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       },
     },
     async (req) => {
-      const key = req.body?.publicKey;
-      if (key) validatePublicKey(key);
-      const { credential, token } = credentialFor(key);
+      const body = req.body ?? {};
+      const current = await registry.get(req.params.id);
+      // An X.509 device stays one unless told otherwise: rotating it re-pins (or unpins) its
+      // certificate rather than handing it a token it has no use for.
+      const auth = body.auth ?? (current?.auth === 'x509' && !body.publicKey ? 'x509' : undefined);
+      const { credential, token } = credentialFor({ ...body, ...(auth ? { auth } : {}) });
       const device = await registry.setCredential(req.params.id, credential);
       if (!device) throw new GatewayError('device_not_found', `no device ${req.params.id}`);
       deps.auth.forget(device.id);

@@ -14,7 +14,13 @@ export interface ReadinessCheck {
 
 export function registerHealthRoutes(
   app: FastifyInstance,
-  deps: { keys: ApiKeyStore; metrics: GatewayMetrics; checks: readonly ReadinessCheck[] },
+  deps: {
+    keys: ApiKeyStore;
+    metrics: GatewayMetrics;
+    checks: readonly ReadinessCheck[];
+    /** Whether this port serves HTTPS and WSS. */
+    tls: boolean;
+  },
 ): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
 
@@ -26,10 +32,10 @@ export function registerHealthRoutes(
       schema: {
         tags: ['health'],
         summary: 'Liveness: the process is up',
-        response: { 200: z.object({ status: z.literal('ok') }) },
+        response: { 200: z.object({ status: z.literal('ok'), tls: z.boolean() }) },
       },
     },
-    async () => ({ status: 'ok' as const }),
+    async () => ({ status: 'ok' as const, tls: deps.tls }),
   );
 
   api.get(

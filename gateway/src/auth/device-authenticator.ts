@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { PeerCertificate } from 'node:tls';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import type { HandshakeErrorCode } from '../errors.ts';
 import type { Device, DeviceRegistry } from '../registry/device-registry.ts';
@@ -12,8 +13,22 @@ export const PROTOCOL_V1 = 'iot-gateway.v1';
 export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 
 export type AuthResult =
-  | { readonly ok: true; readonly device: Device; readonly via: 'token' | 'jwt' }
-  | { readonly ok: false; readonly reason: HandshakeErrorCode; readonly message: string };
+  | { readonly ok: true; readonly device: Device; readonly via: 'token' | 'jwt' | 'x509' }
+  | {
+      readonly ok: false;
+      readonly reason: HandshakeErrorCode;
+      readonly message: string;
+      /** For the server log only: what exactly was wrong, which the client is not told. */
+      readonly detail?: string;
+    };
+
+/** The client certificate of a TLS connection, as the TLS server judged it. */
+export interface PeerIdentity {
+  readonly certificate: PeerCertificate;
+  /** True when it chains to TLS_CLIENT_CA_FILE and is within its validity. */
+  readonly authorized: boolean;
+  readonly authorizationError?: string | undefined;
+}
 
 const JWT_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const ALLOWED_ALGS = new Set(['ES256', 'RS256']);
@@ -57,9 +72,17 @@ export class DeviceAuthenticator {
     this.#maxTtlS = options.jwtMaxTtlS;
   }
 
-  async authenticate(headers: IncomingHttpHeaders): Promise<AuthResult> {
+  /**
+   * A bearer credential (token or JWT) decides when there is one; otherwise a client
+   * certificate, for devices provisioned with `auth: "x509"` only. A certificate never stands in
+   * for the token or JWT of a device provisioned with one.
+   */
+  async authenticate(headers: IncomingHttpHeaders, peer?: PeerIdentity): Promise<AuthResult> {
     const credential = extractCredential(headers);
-    if (credential === undefined) return fail('missing_credentials', 'no credentials presented');
+    if (credential === undefined) {
+      if (peer) return this.#x509(peer);
+      return fail('missing_credentials', 'no credentials presented');
+    }
     if (credential === '') return fail('malformed_credentials', 'expected `Bearer <credential>`');
 
     let result: AuthResult;
@@ -72,6 +95,36 @@ export class DeviceAuthenticator {
       return fail('device_mismatch', 'X-Device-Id does not match the credential');
     }
     return result;
+  }
+
+  async #x509(peer: PeerIdentity): Promise<AuthResult> {
+    // One answer for every refusal, so a certificate cannot probe which devices exist.
+    const rejected = (detail: string) => ({
+      ...fail('certificate_rejected', 'the client certificate authenticates no device'),
+      detail,
+    });
+    const cn = peer.certificate.subject?.CN;
+    const id = Array.isArray(cn) ? undefined : cn;
+    if (!id) return rejected('the certificate has no single subject CN');
+    const device = await this.#registry.get(id);
+    if (!device || device.revokedAt !== undefined) return rejected(`no live device ${id}`);
+    if (device.auth !== 'x509') return rejected(`device ${id} authenticates with a ${device.auth}`);
+    const validTo = Date.parse(peer.certificate.valid_to);
+    const validFrom = Date.parse(peer.certificate.valid_from);
+    const now = Date.now();
+    if (!(validFrom <= now && now <= validTo))
+      return rejected(`the certificate of ${id} is not valid now`);
+    if (device.certificateSha256 !== undefined) {
+      const fingerprint = peer.certificate.fingerprint256.replace(/:/g, '').toLowerCase();
+      if (fingerprint !== device.certificateSha256) {
+        return rejected(`the certificate of ${id} is not the pinned one`);
+      }
+    } else if (!peer.authorized) {
+      return rejected(
+        `the certificate of ${id} does not chain to TLS_CLIENT_CA_FILE (${peer.authorizationError ?? 'unknown'})`,
+      );
+    }
+    return { ok: true, device, via: 'x509' };
   }
 
   async #token(token: string): Promise<AuthResult> {

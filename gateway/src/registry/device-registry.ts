@@ -3,8 +3,10 @@ export interface Device {
   readonly id: string;
   readonly type: string;
   readonly labels: Readonly<Record<string, string>>;
-  /** How the device authenticates. */
-  readonly auth: 'token' | 'jwt';
+  /** How the device authenticates: a token, JWTs it signs, or its X.509 client certificate. */
+  readonly auth: 'token' | 'jwt' | 'x509';
+  /** SHA-256 of the one certificate an X.509 device may use (lowercase hex), when pinned. */
+  readonly certificateSha256?: string;
   /** The JWT algorithm of the device's public key, when it uses JWTs. */
   readonly keyAlg?: 'ES256' | 'RS256';
   readonly createdAt: number;
@@ -15,7 +17,9 @@ export interface Device {
 /** The credential a device is provisioned with: the hash of a token, or a public key. */
 export type DeviceCredential =
   | { readonly kind: 'token'; readonly tokenHash: string }
-  | { readonly kind: 'jwt'; readonly publicKeyPem: string; readonly alg: 'ES256' | 'RS256' };
+  | { readonly kind: 'jwt'; readonly publicKeyPem: string; readonly alg: 'ES256' | 'RS256' }
+  /** A certificate whose subject CN is the device id, chained to TLS_CLIENT_CA_FILE or pinned. */
+  | { readonly kind: 'x509'; readonly certificateSha256?: string | undefined };
 
 export interface DeviceFilter {
   readonly type?: string;

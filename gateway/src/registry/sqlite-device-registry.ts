@@ -16,6 +16,8 @@ interface DeviceRow {
   token_hash: string | null;
   public_key: string | null;
   key_alg: string | null;
+  auth: string | null;
+  cert_sha256: string | null;
   created_at: number;
   last_seen_at: number | null;
   revoked_at: number | null;
@@ -26,8 +28,9 @@ function toDevice(row: DeviceRow): Device {
     id: row.id,
     type: row.type,
     labels: JSON.parse(row.labels) as Record<string, string>,
-    auth: row.public_key ? 'jwt' : 'token',
+    auth: row.auth === 'x509' ? 'x509' : row.public_key ? 'jwt' : 'token',
     ...(row.key_alg ? { keyAlg: row.key_alg as 'ES256' | 'RS256' } : {}),
+    ...(row.cert_sha256 ? { certificateSha256: row.cert_sha256 } : {}),
     createdAt: row.created_at,
     ...(row.last_seen_at !== null ? { lastSeenAt: row.last_seen_at } : {}),
     ...(row.revoked_at !== null ? { revokedAt: row.revoked_at } : {}),
@@ -35,9 +38,15 @@ function toDevice(row: DeviceRow): Device {
 }
 
 function credentialColumns(credential: DeviceCredential) {
-  return credential.kind === 'token'
-    ? { token_hash: credential.tokenHash, public_key: null, key_alg: null }
-    : { token_hash: null, public_key: credential.publicKeyPem, key_alg: credential.alg };
+  const none = { token_hash: null, public_key: null, key_alg: null, auth: null, cert_sha256: null };
+  switch (credential.kind) {
+    case 'token':
+      return { ...none, token_hash: credential.tokenHash, auth: 'token' };
+    case 'jwt':
+      return { ...none, public_key: credential.publicKeyPem, key_alg: credential.alg, auth: 'jwt' };
+    case 'x509':
+      return { ...none, auth: 'x509', cert_sha256: credential.certificateSha256 ?? null };
+  }
 }
 
 /** The default registry: devices in the gateway's embedded SQLite database. */
@@ -66,8 +75,10 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
       // A revoked device's id may be provisioned again: the old row is replaced.
       this.#db
         .prepare(
-          `INSERT OR REPLACE INTO devices (id, type, labels, token_hash, public_key, key_alg, created_at)
-           VALUES (@id, @type, @labels, @token_hash, @public_key, @key_alg, @created_at)`,
+          `INSERT OR REPLACE INTO devices
+             (id, type, labels, token_hash, public_key, key_alg, auth, cert_sha256, created_at)
+           VALUES
+             (@id, @type, @labels, @token_hash, @public_key, @key_alg, @auth, @cert_sha256, @created_at)`,
         )
         .run({
           id: device.id,
@@ -135,7 +146,8 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     const cols = credentialColumns(credential);
     const result = this.#db
       .prepare(
-        `UPDATE devices SET token_hash = @token_hash, public_key = @public_key, key_alg = @key_alg
+        `UPDATE devices SET token_hash = @token_hash, public_key = @public_key, key_alg = @key_alg,
+           auth = @auth, cert_sha256 = @cert_sha256
          WHERE id = @id AND revoked_at IS NULL`,
       )
       .run({ id, ...cols });

@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { WebSocketServer } from 'ws';
-import type { DeviceAuthenticator } from '../auth/device-authenticator.ts';
+import { originAllowed } from '../api/origins.ts';
+import type { DeviceAuthenticator, PeerIdentity } from '../auth/device-authenticator.ts';
+import { PROTOCOL_V1 } from '../auth/device-authenticator.ts';
 import type { HandshakeErrorCode } from '../errors.ts';
 import { ERRORS } from '../errors.ts';
 import type { StatusReason } from '../events/device-bus.ts';
@@ -26,7 +29,9 @@ const MISBEHAVIOR: ReadonlySet<StatusReason> = new Set([
 ]);
 
 const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   429: 'Too Many Requests',
   404: 'Not Found',
   500: 'Internal Server Error',
@@ -57,6 +62,19 @@ function refuse(
   const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/** The client certificate of a TLS upgrade, if the client sent one. */
+function peerIdentity(socket: Duplex): PeerIdentity | undefined {
+  const tls = socket as Partial<TLSSocket>;
+  if (typeof tls.getPeerCertificate !== 'function') return undefined;
+  const certificate = tls.getPeerCertificate();
+  if (!certificate || Object.keys(certificate).length === 0) return undefined;
+  return {
+    certificate,
+    authorized: tls.authorized === true,
+    authorizationError: tls.authorizationError ? String(tls.authorizationError) : undefined,
+  };
 }
 
 /**
@@ -118,9 +136,26 @@ export class SessionManager {
       return;
     }
 
+    // Before the credential is checked: a browser that offered subprotocols aborts unless the
+    // answer names one of them, and a session it aborts must not replace the device's live one.
+    const offered = req.headers['sec-websocket-protocol'];
+    if (offered !== undefined && !offered.split(',').some((p) => p.trim() === PROTOCOL_V1)) {
+      metrics.handshakeRejects.inc({ reason: 'unsupported_subprotocol' });
+      this.#refusals.note('unsupported_subprotocol', req.socket.remoteAddress);
+      refuse(socket, 'unsupported_subprotocol', `offer the ${PROTOCOL_V1} subprotocol`);
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !originAllowed(origin, req.headers.host, config.ALLOWED_ORIGINS)) {
+      metrics.handshakeRejects.inc({ reason: 'origin_not_allowed' });
+      this.#refusals.note('origin_not_allowed', req.socket.remoteAddress);
+      refuse(socket, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not allowed`);
+      return;
+    }
+
     let result: Awaited<ReturnType<DeviceAuthenticator['authenticate']>>;
     try {
-      result = await this.#auth.authenticate(req.headers);
+      result = await this.#auth.authenticate(req.headers, peerIdentity(socket));
     } catch (err) {
       log.error({ err }, 'device authentication failed unexpectedly');
       refuse(socket, 'internal_error', 'authentication failed; retry later');
@@ -129,7 +164,9 @@ export class SessionManager {
     if (!result.ok) {
       metrics.handshakeRejects.inc({ reason: result.reason });
       // The reason is logged, never the credential; anyone can make this happen, so in summary.
-      this.#refusals.note(result.reason, req.socket.remoteAddress);
+      this.#refusals.note(result.reason, req.socket.remoteAddress, {
+        ...(result.detail ? { detail: result.detail } : {}),
+      });
       refuse(socket, result.reason, result.message);
       return;
     }

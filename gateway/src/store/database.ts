@@ -93,6 +93,10 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX schedule_runs_schedule ON schedule_runs(schedule_id, seq);
    CREATE INDEX schedule_runs_at ON schedule_runs(at);`,
+  // X.509 devices: `auth` says how a device authenticates (NULL: from the credential columns, as
+  // before), `cert_sha256` optionally pins one certificate.
+  `ALTER TABLE devices ADD COLUMN auth TEXT;
+   ALTER TABLE devices ADD COLUMN cert_sha256 TEXT;`,
 ];
 
 /** Opens (and creates or upgrades) the gateway's embedded database in `dataDir`. */

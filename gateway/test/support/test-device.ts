@@ -45,6 +45,10 @@ export class TestDevice {
       via?: 'header' | 'subprotocol';
       headers?: Record<string, string>;
       autoPong?: boolean;
+      /** For wss: the CA to trust, and a client certificate and key to present. */
+      tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+      /** Subprotocols to offer as they are (a browser's choice), instead of the usual pair. */
+      protocols?: string[];
     } = {},
   ): Promise<TestDevice> {
     const url = `${baseUrl.replace(/^http/, 'ws')}/v1/connect`;
@@ -54,7 +58,12 @@ export class TestDevice {
       if (options.via === 'subprotocol') protocols = ['iot-gateway.v1', `bearer.${credential}`];
       else headers.authorization = `Bearer ${credential}`;
     }
-    const ws = new WebSocket(url, protocols, { headers, autoPong: options.autoPong ?? true });
+    if (options.protocols) protocols = options.protocols;
+    const ws = new WebSocket(url, protocols, {
+      headers,
+      autoPong: options.autoPong ?? true,
+      ...options.tls,
+    });
     const device = new TestDevice(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('unexpected-response', (_req, res) => {
