@@ -20,6 +20,11 @@ export interface MosquittoOptions {
    * @defaultValue 5000
    */
   stopTimeoutMs?: number;
+  /**
+   * Clients must log in with a user of `passwordFile` (made with `mosquitto_passwd`) and may
+   * only do what `aclFile` grants. Unset: anonymous clients may do anything.
+   */
+  auth?: { passwordFile: string; aclFile: string };
 }
 
 /** Defaults of {@link MosquittoOptions}. */
@@ -67,7 +72,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const configFile = join(dataDir, 'mosquitto.conf');
-      await writeFile(configFile, mosquittoConfig(dataDir, port));
+      await writeFile(configFile, mosquittoConfig(dataDir, port, options.auth));
       const server = new LocalServer({
         name: MOSQUITTO.name,
         binary,
@@ -76,7 +81,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
         port,
         dataDir,
         logFile: join(dataDir, 'server.log'),
-        isReady: () => mqttAccepts(port),
+        isReady: () => mqttAccepts(port, 1_000, options.auth !== undefined),
         startTimeoutMs: settings.startTimeoutMs,
         stopTimeoutMs: settings.stopTimeoutMs,
       });
@@ -94,13 +99,20 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   }
 }
 
-function mosquittoConfig(dir: string, port: number): string {
+function mosquittoConfig(
+  dir: string,
+  port: number,
+  auth?: { passwordFile: string; aclFile: string },
+): string {
+  const access = auth
+    ? `allow_anonymous false\npassword_file ${auth.passwordFile}\nacl_file ${auth.aclFile}`
+    : 'allow_anonymous true';
   return `# Written by @iot-gateway/testing for one throwaway broker.
 # Started as root, mosquitto would switch to the "mosquitto" user, which cannot write the
 # private temp dir; as any other user this line has no effect.
 user ${userInfo().username}
 listener ${port} 127.0.0.1
-allow_anonymous true
+${access}
 persistence true
 persistence_location ${dir}/
 # Seconds; bounds what kill() can lose, which crash tests rely on.

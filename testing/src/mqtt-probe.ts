@@ -14,7 +14,12 @@ const DISCONNECT = Buffer.from([0xe0, 0x00]);
  * Resolves true when an MQTT broker on 127.0.0.1:`port` accepts a connection, false when it
  * refuses, does not listen, or does not answer within `timeoutMs`.
  */
-export function mqttAccepts(port: number, timeoutMs = 1_000): Promise<boolean> {
+export function mqttAccepts(
+  port: number,
+  timeoutMs = 1_000,
+  /** Count a refusing CONNACK (a broker that wants credentials) as an answer too. */
+  anyConnack = false,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     let received = Buffer.alloc(0);
@@ -29,7 +34,8 @@ export function mqttAccepts(port: number, timeoutMs = 1_000): Promise<boolean> {
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       if (received.length >= CONNACK_ACCEPTED.length) {
-        finish(received.subarray(0, CONNACK_ACCEPTED.length).equals(CONNACK_ACCEPTED));
+        const accepted = received.subarray(0, CONNACK_ACCEPTED.length).equals(CONNACK_ACCEPTED);
+        finish(accepted || (anyConnack && received[0] === 0x20));
       }
     });
     socket.once('error', () => finish(false));

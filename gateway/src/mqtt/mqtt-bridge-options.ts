@@ -70,6 +70,20 @@ export interface MqttBridgeOptions {
    * @defaultValue 65536
    */
   readonly maxCommandBytes?: number;
+  /**
+   * Whether command requests published to `{prefix}/devices/+/commands` are taken. Off unless
+   * asked for: anyone who may publish there commands every device, so it is safe only behind a
+   * broker ACL (docs/mqtt.md).
+   * @defaultValue false
+   */
+  readonly commandIngress?: boolean;
+  /** Broker user name and password (they may also be in the URL); never logged. */
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  /** PEM: the CA bundle the broker's certificate must chain to, and a client certificate and key. */
+  readonly ca?: Buffer | undefined;
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
 }
 
 /** Defaults of {@link MqttBridgeOptions}; `clientId` is computed from the host name. */
@@ -84,16 +98,23 @@ export const DEFAULT_MQTT_BRIDGE_OPTIONS = Object.freeze({
   warningIntervalMs: 5_000,
   shareGroup: undefined as string | undefined,
   maxCommandBytes: 64 * 1024,
+  commandIngress: false,
 });
 
-/** Options with every default applied. */
-export type ResolvedMqttBridgeOptions = Required<Omit<MqttBridgeOptions, 'shareGroup'>> & {
-  readonly shareGroup: string | undefined;
-};
+type Optional = 'shareGroup' | 'username' | 'password' | 'ca' | 'cert' | 'key';
 
-/** `iot-gateway-<hostname>`, with characters that are special in topics replaced. */
-export function defaultClientId(host = hostname()): string {
-  return `iot-gateway-${host.replace(/[^A-Za-z0-9_.:-]/g, '-')}`;
+/** Options with every default applied. */
+export type ResolvedMqttBridgeOptions = Required<Omit<MqttBridgeOptions, Optional>> &
+  Pick<MqttBridgeOptions, Optional>;
+
+/**
+ * `iot-gateway-<hostname>-<suffix>`, with characters that are special in topics replaced. The
+ * suffix tells apart gateways on one host; the gateway keeps it in its data directory, so the id
+ * (and the broker's persistent session under it) stays the same across restarts.
+ */
+export function defaultClientId(host = hostname(), suffix?: string): string {
+  const base = `iot-gateway-${host.replace(/[^A-Za-z0-9_.:-]/g, '-')}`;
+  return suffix ? `${base}-${suffix}` : base;
 }
 
 /** One or more topic levels, as MQTT_TOPIC_PREFIX in config.ts allows. */
@@ -131,6 +152,12 @@ export function resolveMqttBridgeOptions(options: MqttBridgeOptions): ResolvedMq
     warningIntervalMs: options.warningIntervalMs ?? d.warningIntervalMs,
     shareGroup: options.shareGroup ?? d.shareGroup,
     maxCommandBytes: options.maxCommandBytes ?? d.maxCommandBytes,
+    commandIngress: options.commandIngress ?? d.commandIngress,
+    username: options.username,
+    password: options.password,
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
   };
   const problems: string[] = [];
   try {

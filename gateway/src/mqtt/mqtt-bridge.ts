@@ -25,6 +25,9 @@ import {
 import { BridgeTopics, isTopicLevel } from './topics.ts';
 import { WarningThrottle } from './warning-throttle.ts';
 
+/** A connection the broker ends this soon after it was made counts as dropped on arrival. */
+const SHORT_CONNECTION_MS = 5_000;
+
 /** What the bridge needs from the rest of the gateway. */
 export interface MqttBridgeDeps {
   readonly bus: DeviceBus;
@@ -93,6 +96,9 @@ export class MqttBridge {
   readonly #brokerWarnings: WarningThrottle;
   readonly #idWarnings: WarningThrottle;
   #commands: CommandIngress | undefined;
+  #connectedAt = 0;
+  #shortConnections = 0;
+  #clashReportedAt = Number.NEGATIVE_INFINITY;
   #client: MqttClient | undefined;
   /** Connected and done resending: new messages may go out. */
   #ready = false;
@@ -161,6 +167,11 @@ export class MqttBridge {
       // Messages wait in the bridge's own bounded outbox, never in MQTT.js's unbounded queue.
       queueQoSZero: false,
       will: this.#will(),
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.cert ? { cert: options.cert } : {}),
+      ...(options.key ? { key: options.key } : {}),
     };
     const client = connect(options.url, clientOptions);
     this.#client = client;
@@ -238,8 +249,11 @@ export class MqttBridge {
 
   /** One line for the start message; the broker's credentials are left out. */
   describe(): string {
-    const { url, clientId, qos, topicPrefix } = this.options;
-    return `MQTT bridge → ${redactUrl(url)} as ${clientId}, topics ${topicPrefix}/devices/{id}/(telemetry|events|status|commands), QoS ${qos}`;
+    const { url, clientId, qos, topicPrefix, commandIngress } = this.options;
+    const ingress = commandIngress
+      ? `; command ingress on (${topicPrefix}/devices/+/commands: keep it behind a broker ACL)`
+      : '; command ingress off (MQTT_COMMAND_INGRESS=on takes commands from the broker; see docs/mqtt.md for the ACL it needs)';
+    return `MQTT bridge → ${redactUrl(url)} as ${clientId}, topics ${topicPrefix}/devices/{id}/(telemetry|events|status|commands), QoS ${qos}${ingress}`;
   }
 
   // Bus listeners: they only append to the outbox, so a session's emit never waits for I/O.
@@ -422,6 +436,7 @@ export class MqttBridge {
   #onConnect(client: MqttClient): void {
     if (this.#closed) return;
     this.#ready = true;
+    this.#connectedAt = Date.now();
     this.#metrics.bridgeConnected.set(1);
     const { clientId } = this.options;
     if (this.#disconnectedAt === undefined) {
@@ -445,7 +460,7 @@ export class MqttBridge {
       retain: true,
       kind: 'status',
     });
-    this.#subscribe(client);
+    if (this.options.commandIngress) this.#subscribe(client);
     this.#schedulePump();
   }
 
@@ -483,6 +498,7 @@ export class MqttBridge {
     }
     if (!this.#ready) return;
     this.#ready = false;
+    this.#noteShortConnection();
     this.#metrics.bridgeConnected.set(0);
     this.#disconnectedAt = Date.now();
     this.#droppedAtDisconnect = this.#dropped;
@@ -493,6 +509,27 @@ export class MqttBridge {
       );
     }
   };
+
+  /**
+   * A broker drops a client when another one connects with the same client id: two gateways
+   * with one id take turns knocking each other off, a second or so apart. Connections that keep
+   * ending within seconds of being made are reported once a minute, with the likely cause.
+   */
+  #noteShortConnection(): void {
+    const now = Date.now();
+    if (now - this.#connectedAt > SHORT_CONNECTION_MS) {
+      this.#shortConnections = 0;
+      return;
+    }
+    this.#shortConnections++;
+    if (this.#shortConnections >= 3 && now - this.#clashReportedAt > 60_000) {
+      this.#clashReportedAt = now;
+      this.#log.error(
+        { clientId: this.options.clientId, drops: this.#shortConnections },
+        'the MQTT broker keeps dropping the bridge within seconds of connecting: another client (another gateway?) probably uses the same client id; give each gateway its own MQTT_CLIENT_ID',
+      );
+    }
+  }
 
   readonly #onError = (err: Error): void => {
     const failures = this.#brokerWarnings.note();

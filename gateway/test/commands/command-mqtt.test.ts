@@ -29,7 +29,11 @@ describe('commands and the MQTT bridge', () => {
     broker = await startMosquitto();
     backend = await connectAsync(broker.url, { clientId: `backend-${uniquePrefix()}` });
     prefix = uniquePrefix();
-    gw = await startTestGateway({ MQTT_URL: broker.url, MQTT_TOPIC_PREFIX: prefix });
+    gw = await startTestGateway({
+      MQTT_URL: broker.url,
+      MQTT_TOPIC_PREFIX: prefix,
+      MQTT_COMMAND_INGRESS: 'on',
+    });
     await waitUntil(() => gw.mqtt?.state().connected, { message: 'the bridge to connect' });
     // One round trip through the broker proves the command subscription is active.
     const probe = await record(`${prefix}/devices/probe/commands/rejected`);
@@ -150,5 +154,34 @@ describe('commands and the MQTT bridge', () => {
     assert.equal(ghost.error, 'device_not_found');
     const listed = await gw.api('GET', '/v1/devices/mq-4/commands');
     assert.deepEqual(listed.body.commands, []);
+  });
+
+  it('takes no command from the broker unless MQTT_COMMAND_INGRESS=on', async () => {
+    const offPrefix = uniquePrefix();
+    const off = await startTestGateway({ MQTT_URL: broker.url, MQTT_TOPIC_PREFIX: offPrefix });
+    try {
+      await waitUntil(() => off.mqtt?.state().connected, { message: 'the bridge to connect' });
+      assert.match(off.summary.join('\n'), /command ingress off \(MQTT_COMMAND_INGRESS=on/);
+      const device = await TestDevice.connect(off.url, await off.provision('mq-off'));
+      devices.push(device);
+      const replies = await record(`${offPrefix}/devices/mq-off/commands/+`);
+      // An anonymous client publishes a command, then a barrier round trip through the broker:
+      // a reply or a delivery would have come before the barrier's own message.
+      await backend.publishAsync(
+        `${offPrefix}/devices/mq-off/commands`,
+        JSON.stringify({ name: 'reboot', id: 'sneaky-1' }),
+        { qos: 1 },
+      );
+      const barrier = await record(`${offPrefix}/barrier`);
+      await backend.publishAsync(`${offPrefix}/barrier`, 'x', { qos: 1 });
+      await waitUntil(() => barrier.messages.length === 1, { message: 'the barrier' });
+      await device.send({ type: 'ping' });
+      await device.next((f) => f.type === 'pong');
+      assert.equal(device.frames.filter((f) => f.type === 'command').length, 0);
+      assert.equal(replies.messages.length, 0);
+      assert.equal((await off.api('GET', '/v1/commands/sneaky-1')).status, 404);
+    } finally {
+      await off.stop();
+    }
   });
 });

@@ -319,7 +319,7 @@ describe('MqttBridge options and description', () => {
     const line = bridge.describe();
     assert.equal(
       line,
-      'MQTT bridge → mqtt://broker.example:1883 as iot-gateway-a, topics acme/iot/devices/{id}/(telemetry|events|status|commands), QoS 1',
+      'MQTT bridge → mqtt://broker.example:1883 as iot-gateway-a, topics acme/iot/devices/{id}/(telemetry|events|status|commands), QoS 1; command ingress off (MQTT_COMMAND_INGRESS=on takes commands from the broker; see docs/mqtt.md for the ACL it needs)',
     );
     assert.ok(!line.includes('s3cret'));
   });

@@ -38,6 +38,7 @@ export function createTestBridge(
       clientId: `gw-${prefix}`,
       // Tests restart brokers; a short period keeps them quick without changing behaviour.
       reconnectPeriodMs: 100,
+      commandIngress: true,
       ...options,
       url,
       topicPrefix: prefix,
