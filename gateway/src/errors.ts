@@ -150,19 +150,13 @@ export const ERRORS = {
     surface: 'handshake',
     status: 401,
     retryable: false,
-    hint: 'The token is not valid for any device; rotate it through the API.',
+    hint: 'The token (or JWT) is not valid for any device: rotate the token through the API, or sign the JWT with the key provisioned for its `sub`. The gateway does not say which device or key it looked for.',
   },
   revoked: {
     surface: 'handshake',
     status: 401,
     retryable: false,
     hint: 'The device was deleted; provision it again.',
-  },
-  unknown_device: {
-    surface: 'handshake',
-    status: 401,
-    retryable: false,
-    hint: 'The JWT subject names no provisioned device.',
   },
   device_mismatch: {
     surface: 'handshake',
@@ -181,12 +175,6 @@ export const ERRORS = {
     status: 401,
     retryable: false,
     hint: 'The JWT lives longer than the gateway allows (JWT_MAX_TTL_S); shorten `exp`.',
-  },
-  invalid_signature: {
-    surface: 'handshake',
-    status: 401,
-    retryable: false,
-    hint: "The JWT is not signed by the device's registered key.",
   },
   unsupported_algorithm: {
     surface: 'handshake',
@@ -351,6 +339,24 @@ export const ERRORS = {
     status: 503,
     retryable: true,
     hint: 'InfluxDB did not answer the history query; retry after `Retry-After` seconds.',
+  },
+  request_timeout: {
+    surface: 'api',
+    status: 408,
+    retryable: true,
+    hint: 'The request (or WebSocket upgrade) did not arrive within HANDSHAKE_TIMEOUT_MS; send it whole, at once.',
+  },
+  headers_too_large: {
+    surface: 'api',
+    status: 431,
+    retryable: false,
+    hint: 'The request line and headers exceed 16 KiB; shorten the URL (fewer or shorter query parameters) or the headers.',
+  },
+  bad_request: {
+    surface: 'api',
+    status: 400,
+    retryable: false,
+    hint: 'The request is not valid HTTP/1.1.',
   },
   internal_error: {
     surface: 'api',

@@ -21,7 +21,7 @@ import { ApiKeyStore } from './api/api-key-store.ts';
 import { registerCommandRoutes } from './api/command-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
-import { installErrorHandling } from './api/http-errors.ts';
+import { clientErrorHandler, installErrorHandling } from './api/http-errors.ts';
 import { installOriginPolicy } from './api/origins.ts';
 import { registerScheduleRoutes } from './api/schedule-routes.ts';
 import { registerSchemaRoutes } from './api/schema-routes.ts';
@@ -338,6 +338,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Operators' requests are few and device sessions are logged by the session code.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
+    clientErrorHandler: clientErrorHandler(metrics),
     // fastify applies its own requestTimeout to the server it is given; keep it non-zero so
     // Node keeps checking for slow handshakes.
     requestTimeout: Math.max(config.HANDSHAKE_TIMEOUT_MS, 30_000),
@@ -363,7 +364,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app, metrics);
-  installOriginPolicy(app, config.ALLOWED_ORIGINS, metrics);
+  installOriginPolicy(app, config.ALLOWED_ORIGINS);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',

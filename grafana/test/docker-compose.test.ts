@@ -48,14 +48,16 @@ describe('docker-compose.yml', () => {
     assert.equal(check.status, 0, check.stderr);
   });
 
-  it('runs the five services of the stack on pinned images', () => {
+  it('runs the five services of the stack, and the broker password maker, on pinned images', () => {
     assert.deepEqual(Object.keys(compose.services).sort(), [
       'gateway',
       'grafana',
       'influxdb',
       'mosquitto',
+      'mosquitto-init',
       'simulator',
     ]);
+    assert.equal(service('mosquitto-init').image, 'eclipse-mosquitto:2');
     assert.equal(service('influxdb').image, 'influxdb:1.8');
     assert.equal(service('mosquitto').image, 'eclipse-mosquitto:2');
     assert.match(service('grafana').image ?? '', /^grafana\/grafana(-oss)?:\d+\.\d+\.\d+$/);
@@ -102,6 +104,23 @@ describe('docker-compose.yml', () => {
     if (/^\s*allow_anonymous\s+true/m.test(text)) {
       assert.equal(service('mosquitto').ports, undefined, 'anonymous broker published');
     }
+  });
+
+  it('makes Mosquitto require passwords made at first start, and the shipped ACL', () => {
+    const text = readFileSync(join(ROOT, 'mosquitto/mosquitto.conf'), 'utf8');
+    assert.match(text, /^allow_anonymous false$/m);
+    assert.match(text, /^password_file \/mosquitto\/secrets\/passwd$/m);
+    assert.match(text, /^acl_file \/mosquitto\/config\/acl$/m);
+    assert.ok(service('mosquitto').volumes?.includes('./mosquitto/acl:/mosquitto/config/acl:ro'));
+    assert.equal(
+      service('mosquitto').depends_on?.['mosquitto-init']?.condition,
+      'service_completed_successfully',
+    );
+    const gateway = service('gateway').environment ?? {};
+    assert.equal(gateway.MQTT_USERNAME, 'gateway');
+    assert.equal(gateway.MQTT_PASSWORD_FILE, '/mqtt-secrets/gateway.password');
+    assert.equal(gateway.MQTT_PASSWORD, undefined, 'no password in the compose file');
+    assert.ok(!existsSync(join(ROOT, 'mosquitto/passwd')), 'no password file in the repository');
   });
 
   it('health-checks every server and starts each after what it needs', () => {

@@ -28,9 +28,10 @@ const deviceId = z
   .string()
   // The protocol's own limit (hello carries the id), so a provisioned device can always connect.
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'letters, digits, _ . : - (max 64), no slashes');
+const LABEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const labels = z
   .record(
-    z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'label names: letters, digits, _ and -'),
+    z.string().regex(LABEL_NAME, 'label names: letters, digits, _ and -'),
     z.string().min(1).max(256),
   )
   .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels');
@@ -221,9 +222,13 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       const given = req.query.label === undefined ? [] : [req.query.label].flat();
       for (const [i, pair] of given.entries()) {
         const eq = pair.indexOf('=');
-        if (eq < 1) {
+        // The same names as labels themselves: `__proto__=x` is refused, not silently ignored.
+        if (eq < 1 || !LABEL_NAME.test(pair.slice(0, eq))) {
           throw new GatewayError('validation_failed', 'label filters look like name=value', [
-            { path: `querystring.label.${i}`, message: 'expected name=value' },
+            {
+              path: `querystring.label.${i}`,
+              message: 'expected name=value, the name a label name (letters, digits, _ and -)',
+            },
           ]);
         }
         labelFilter[pair.slice(0, eq)] = pair.slice(eq + 1);

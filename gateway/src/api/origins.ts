@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { GatewayMetrics } from '../metrics.ts';
 import { sendError } from './http-errors.ts';
 
 /**
@@ -32,13 +31,11 @@ const ALLOWED_HEADERS = 'authorization, content-type';
 export function installOriginPolicy(
   app: FastifyInstance,
   allowed: readonly string[] | undefined,
-  metrics: GatewayMetrics,
 ): void {
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
     if (origin === undefined) return;
     if (!originAllowed(origin, req.headers.host, allowed)) {
-      metrics.apiErrors.inc({ code: 'origin_not_allowed' });
       return sendError(
         reply,
         'origin_not_allowed',

@@ -152,17 +152,19 @@ export class DeviceAuthenticator {
     if (typeof sub !== 'string' || sub === '') {
       return fail('malformed_credentials', 'the JWT needs `sub` set to the device id');
     }
+    // Every refusal below gets the same answer, so that a JWT naming any `sub` cannot tell
+    // whether that device exists, was deleted, or which kind of key it has. The log says which.
+    const refused = (detail: string) => ({
+      ...fail('invalid_token', 'the JWT does not authenticate any device'),
+      detail,
+    });
     const device = await this.#registry.get(sub);
-    if (!device) return fail('unknown_device', 'the JWT subject is not a provisioned device');
-    if (device.revokedAt !== undefined) return fail('revoked', 'the device was deleted');
+    if (!device) return refused(`no device ${sub}`);
+    if (device.revokedAt !== undefined) return refused(`device ${sub} was deleted`);
     const stored = await this.#registry.getPublicKey(sub);
-    if (!stored) return fail('invalid_signature', 'the device has no public key');
-    if (stored.alg !== alg) {
-      return fail(
-        'unsupported_algorithm',
-        `the device's key is ${stored.alg}, the JWT says ${alg}`,
-      );
-    }
+    if (!stored) return refused(`device ${sub} has no public key`);
+    if (stored.alg !== alg)
+      return refused(`device ${sub}'s key is ${stored.alg}, the JWT says ${alg}`);
 
     let cached = this.#keys.get(sub);
     if (cached?.pem !== stored.pem) {
@@ -192,7 +194,7 @@ export class DeviceAuthenticator {
       if (err instanceof joseErrors.JOSEAlgNotAllowed) {
         return fail('unsupported_algorithm', 'JWT algorithm not accepted');
       }
-      return fail('invalid_signature', "the JWT is not signed by the device's key");
+      return refused(`the JWT is not signed by the key of ${sub}`);
     }
     return { ok: true, device, via: 'jwt' };
   }

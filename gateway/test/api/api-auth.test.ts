@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { Role } from '../../src/api/api-key-store.ts';
@@ -142,5 +143,47 @@ describe('operator API: keys, roles and the OpenAPI document', () => {
   it('checks the key before the body: no key and an invalid body still answer 401', async () => {
     const res = await gw.api('POST', '/v1/devices/x/commands', { nonsense: true }, null);
     assert.equal(res.status, 401);
+  });
+});
+
+describe('requests HTTP or a route cannot serve', () => {
+  it('answers odd paths, huge URLs and unknown label names with documented errors, and counts them', async () => {
+    const gw = await startTestGateway();
+    try {
+      const port = Number(new URL(gw.url).port);
+      const raw = (path: string) =>
+        new Promise<{ status: number; body: { error?: string } }>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () =>
+            socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+          );
+          let text = '';
+          socket.on('data', (c) => {
+            text += c;
+          });
+          socket.on('error', reject);
+          socket.on('close', () => {
+            const status = Number(text.split(' ', 2)[1]);
+            resolve({ status, body: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) });
+          });
+        });
+      for (const path of ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/x']) {
+        const res = await raw(path);
+        assert.equal(res.status, 404, path);
+        assert.equal(res.body.error, 'route_not_found');
+      }
+      const huge = await raw(`/v1/devices?x=${'a'.repeat(20_000)}`);
+      assert.equal(huge.status, 431);
+      assert.equal(huge.body.error, 'headers_too_large');
+      const proto = await gw.api('GET', '/v1/devices?label=__proto__=x');
+      assert.equal(proto.status, 400);
+      assert.equal(proto.body.error, 'validation_failed');
+      assert.equal((await gw.api('GET', '/v1/devices', undefined, null)).status, 401);
+      assert.equal((await gw.api('GET', '/v1/devices', undefined, 'nope')).status, 401);
+      const metrics = (await gw.api('GET', '/metrics')).body as string;
+      assert.match(metrics, /iot_gateway_api_errors_total\{code="unauthorized"\} 2/);
+      assert.match(metrics, /iot_gateway_api_errors_total\{code="headers_too_large"\} 1/);
+    } finally {
+      await gw.stop();
+    }
   });
 });

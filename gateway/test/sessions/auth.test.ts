@@ -122,7 +122,7 @@ describe('device authentication at the WebSocket upgrade', () => {
     [
       'a JWT signed by another key',
       async () => ({ credential: await signJwt(otherKeys.privatePem, { sub: 'jwt-dev' }) }),
-      'invalid_signature',
+      'invalid_token',
     ],
     [
       'a JWT with alg none',
@@ -132,14 +132,24 @@ describe('device authentication at the WebSocket upgrade', () => {
     [
       'a JWT for an unknown device',
       async () => ({ credential: await signJwt(keysA.privatePem, { sub: 'nobody' }) }),
-      'unknown_device',
+      'invalid_token',
     ],
     [
       'a JWT naming a token device',
       async () => ({ credential: await signJwt(keysA.privatePem, { sub: 'dev-a' }) }),
-      'invalid_signature',
+      'invalid_token',
     ],
   ];
+
+  it('gives a JWT for an unknown device the same answer as one with a wrong signature', async () => {
+    const unknown = await refusal(
+      TestDevice.connect(gw.url, await signJwt(keysA.privatePem, { sub: 'nobody' })),
+    );
+    const wrongKey = await refusal(
+      TestDevice.connect(gw.url, await signJwt(otherKeys.privatePem, { sub: 'jwt-dev' })),
+    );
+    assert.deepEqual(unknown.body, wrongKey.body);
+  });
 
   for (const [name, make, reason] of cases) {
     it(`refuses ${name} with 401 ${reason} before the upgrade`, async () => {
@@ -153,7 +163,7 @@ describe('device authentication at the WebSocket upgrade', () => {
 
   it('counts refusals by reason in /metrics', async () => {
     const res = await gw.api('GET', '/metrics');
-    assert.match(res.body, /iot_gateway_handshake_rejects_total\{reason="invalid_signature"\} \d+/);
+    assert.match(res.body, /iot_gateway_handshake_rejects_total\{reason="invalid_token"\} \d+/);
     assert.match(
       res.body,
       /iot_gateway_handshake_rejects_total\{reason="missing_credentials"\} \d+/,
