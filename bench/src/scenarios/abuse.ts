@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import type { BenchContext } from '../bench-context.ts';
 import { sleep } from '../bench-context.ts';
+import type { MetricsSample } from '../gateway-process.ts';
 import { LatencyHistogram, type LatencySummary } from '../histogram.ts';
 import type { DeviceGroup } from '../provision.ts';
 import { WorkerProcess } from '../worker-process.ts';
@@ -17,10 +18,36 @@ export interface AbusePhase {
   /** Worst one-second event-loop lag p99 the gateway reported during the phase. */
   readonly eventLoopLagP99Ms: number;
   readonly rssPeakMb: number;
+  /**
+   * p99 of the gateway's InfluxDB write requests in the phase, as the upper bound of its
+   * histogram bucket: acks wait for these, so a storage hiccup shows in both.
+   */
+  readonly influxWriteP99Ms: number | undefined;
   /** Most file descriptors the gateway held (sockets included), and how many at the end. */
   readonly fdsPeak: number;
   readonly fdsAtEnd: number;
   readonly attack?: AttackReport;
+}
+
+/** p99 (bucket upper bound, ms) of a histogram between two scrapes. */
+function histogramP99(
+  before: MetricsSample,
+  after: MetricsSample,
+  name: string,
+): number | undefined {
+  const buckets = new Map<number, number>();
+  for (const [series, value] of after.series) {
+    if (!series.startsWith(`${name}_bucket{`) || !series.includes('outcome="ok"')) continue;
+    const le = /le="([^"]+)"/.exec(series)?.[1];
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    buckets.set(bound, value - (before.series.get(series) ?? 0));
+  }
+  const bounds = [...buckets.keys()].sort((x, y) => x - y);
+  const total = buckets.get(Number.POSITIVE_INFINITY) ?? 0;
+  if (total === 0) return undefined;
+  const bound = bounds.find((b) => (buckets.get(b) ?? 0) >= 0.99 * total);
+  return bound === undefined || !Number.isFinite(bound) ? undefined : bound * 1000;
 }
 
 function openFiles(pid: number): number {
@@ -99,6 +126,7 @@ export async function runAbuse(
           await sleep(1_000);
         }
       })();
+      const metricsBefore = await gateway.metrics();
       await fleet.call('mark');
       const started = performance.now();
       const report = attack ? await attack() : undefined;
@@ -107,6 +135,7 @@ export async function runAbuse(
       const load = await fleet.call<LoadReport>('report');
       sampling = false;
       await sampler;
+      const metricsAfter = await gateway.metrics();
       const histogram = new LatencyHistogram();
       histogram.add(load.latency);
       const result: AbusePhase = {
@@ -117,6 +146,11 @@ export async function runAbuse(
         healthyCloses: load.closes,
         eventLoopLagP99Ms: Math.round(lagP99 * 10_000) / 10,
         rssPeakMb: Math.round(rssPeak / 2 ** 20),
+        influxWriteP99Ms: histogramP99(
+          metricsBefore,
+          metricsAfter,
+          'iot_gateway_influx_write_seconds',
+        ),
         fdsPeak,
         fdsAtEnd: openFiles(gateway.pid),
         ...(report ? { attack: report } : {}),
@@ -124,47 +158,62 @@ export async function runAbuse(
       phases.push(result);
       ctx.log(
         `abuse ${name}: healthy ack p50 ${result.healthy.p50Ms} ms p99 ${result.healthy.p99Ms} ms, ` +
-          `${Math.round(result.healthyAckedPerSec)} acks/s, closes ${result.healthyCloses}; ` +
+          `${Math.round(result.healthyAckedPerSec)} acks/s, closes ${result.healthyCloses}; InfluxDB write p99 ≤ ${result.influxWriteP99Ms ?? '?'} ms; ` +
           `lag p99 ${result.eventLoopLagP99Ms} ms, RSS peak ${result.rssPeakMb} MiB, files ${fdsPeak} peak / ${result.fdsAtEnd} at end`,
       );
     };
     const durationMs = a.phaseS * 1000;
+    const attacks: Array<[string, () => Promise<AttackReport>]> = [
+      [
+        '(a) malformed flood',
+        () =>
+          attacker.call<AttackReport>(
+            'malformedFlood',
+            {
+              url: gateway.url,
+              tokens: groups.flooders.tokens,
+              maxFrames: a.floodFrames,
+              durationMs,
+            },
+            durationMs + 30_000,
+          ),
+      ],
+      [
+        '(b) non-reading devices',
+        () =>
+          attacker.call<AttackReport>(
+            'nonReaders',
+            { url: gateway.url, tokens: groups.nonReaders.tokens, durationMs },
+            durationMs + 30_000,
+          ),
+      ],
+      [
+        '(c) unauthenticated upgrades',
+        () =>
+          attacker.call<AttackReport>(
+            'unauthenticated',
+            { url: gateway.url, perSecond: a.upgradesPerSec, durationMs },
+            durationMs + 30_000,
+          ),
+      ],
+      [
+        '(d) slowloris',
+        () =>
+          attacker.call<AttackReport>(
+            'slowloris',
+            { url: gateway.url, count: a.slowloris, durationMs },
+            durationMs + 30_000,
+          ),
+      ],
+    ];
+    // A quiet phase before and after every attack: each attack is compared with the quiet
+    // phases around it, so that drift on a shared machine is not blamed on the attack, and
+    // the last one shows the gateway back where it started.
     await phase('quiet');
-    await phase('(a) malformed flood', () =>
-      attacker.call<AttackReport>(
-        'malformedFlood',
-        {
-          url: gateway.url,
-          tokens: groups.flooders.tokens,
-          maxFrames: a.floodFrames,
-          durationMs,
-        },
-        durationMs + 30_000,
-      ),
-    );
-    await phase('(b) non-reading devices', () =>
-      attacker.call<AttackReport>(
-        'nonReaders',
-        { url: gateway.url, tokens: groups.nonReaders.tokens, durationMs },
-        durationMs + 30_000,
-      ),
-    );
-    await phase('(c) unauthenticated upgrades', () =>
-      attacker.call<AttackReport>(
-        'unauthenticated',
-        { url: gateway.url, perSecond: a.upgradesPerSec, durationMs },
-        durationMs + 30_000,
-      ),
-    );
-    await phase('(d) slowloris', () =>
-      attacker.call<AttackReport>(
-        'slowloris',
-        { url: gateway.url, count: a.slowloris, durationMs },
-        durationMs + 30_000,
-      ),
-    );
-    // Quiet again: the gateway must be back where it started once the attacks are over.
-    await phase('quiet again');
+    for (const [name, attack] of attacks) {
+      await phase(name, attack);
+      await phase('quiet');
+    }
 
     const totals = await fleet.call<LoadTotals>('drain', { timeoutMs: 15_000 }, 30_000);
     const metrics = await gateway.metrics();
@@ -219,23 +268,33 @@ const ATTACK_TEXT: Record<string, (a: AttackReport) => string> = {
 
 /** The abuse section of BENCHMARKS.md. */
 export function renderAbuse(r: AbuseResult): string {
-  const quiet = r.phases[0];
-  const rows = r.phases.map((p) => {
-    const ratio = quiet && quiet.healthy.p99Ms > 0 ? p.healthy.p99Ms / quiet.healthy.p99Ms : 1;
+  /** The mean quiet p99 of the phases just before and after phase `i`. */
+  const baseline = (i: number) => {
+    const around = [r.phases[i - 1], r.phases[i + 1]].filter((p) => p && !p.attack);
+    return around.reduce((sum, p) => sum + (p?.healthy.p99Ms ?? 0), 0) / Math.max(1, around.length);
+  };
+  const rows = r.phases.map((p, i) => {
+    const base = p.attack ? baseline(i) : 0;
+    const ratio = p.attack && base > 0 ? `${(p.healthy.p99Ms / base).toFixed(2)} ×` : '';
     const attack = p.attack ? (ATTACK_TEXT[p.name]?.(p.attack) ?? '') : '';
-    return `| ${p.name} | ${p.healthy.p50Ms} | ${p.healthy.p99Ms} | ${ratio.toFixed(2)} × | ${Math.round(p.healthyAckedPerSec)} | ${p.healthyCloses} | ${p.eventLoopLagP99Ms} | ${p.rssPeakMb} | ${p.fdsPeak} / ${p.fdsAtEnd} | ${attack} |`;
+    return `| ${p.name} | ${p.healthy.p50Ms} | ${p.healthy.p99Ms} | ${ratio} | ≤ ${p.influxWriteP99Ms ?? '?'} | ${Math.round(p.healthyAckedPerSec)} | ${p.healthyCloses} | ${p.eventLoopLagP99Ms} | ${p.rssPeakMb} | ${p.fdsPeak} / ${p.fdsAtEnd} | ${attack} |`;
   });
-  const attacks = r.phases.filter((p) => p.attack);
-  const worstP99 = Math.max(...attacks.map((p) => p.healthy.p99Ms));
-  const targetP99 = Math.min(250, 3 * (quiet?.healthy.p99Ms ?? 0));
+  const verdicts = r.phases.flatMap((p, i) => {
+    if (!p.attack) return [];
+    const target = Math.min(250, 3 * baseline(i));
+    return [
+      `${p.name} ${p.healthy.p99Ms} ms vs ${Math.round(target * 10) / 10} ms ${p.healthy.p99Ms <= target ? 'met' : 'missed'}`,
+    ];
+  });
+  const allMet = verdicts.every((v) => v.endsWith('met'));
   return [
     `${r.healthyDevices} healthy devices at ${r.ratePerDevice} readings/s each, ${r.phaseS} s per phase.`,
     '',
-    '| phase | healthy ack p50 ms | p99 ms | p99 vs quiet | healthy acks/s | healthy closed | event-loop lag p99 ms | RSS peak MiB | gateway files peak / end | attack |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| phase | healthy ack p50 ms | p99 ms | p99 vs the quiet phases around it | InfluxDB write p99 ms | healthy acks/s | healthy closed | event-loop lag p99 ms | RSS peak MiB | gateway files peak / end | attack |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    `- Healthy ack p99 in the worst attack phase: ${worstP99} ms; target ≤ 3× quiet and ≤ 250 ms = ${Math.round(targetP99 * 10) / 10} ms: ${worstP99 <= targetP99 ? 'met' : 'missed'}.`,
+    `- Healthy ack p99 per attack, target ≤ 3× the quiet phases around it and ≤ 250 ms: ${verdicts.join('; ')} (${allMet ? 'all met' : 'not all met'}).`,
     `- RSS peak ${r.rssPeakMb} MiB vs quiet ${r.quietRssMb} MiB (+${r.rssPeakMb - r.quietRssMb} MiB; target ≤ +128 MiB: ${r.rssPeakMb - r.quietRssMb <= 128 ? 'met' : 'missed'}); ${r.rssAfterMb} MiB after the last phase.`,
     `- Healthy sessions wrongly closed: ${r.wronglyClosed}; gateway crashes: ${r.crashes}.`,
     `- Acked ${r.acked.toLocaleString('en')} readings, InfluxDB holds ${r.stored.toLocaleString('en')} (${r.stored === r.acked ? 'equal' : 'NOT equal'}).`,
