@@ -89,7 +89,9 @@ export function registerTelemetryRoutes(
                   metrics: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
                 }),
               ),
-              truncated: z.boolean().describe('`limit` points were returned; ask for the rest'),
+              truncated: z
+                .boolean()
+                .describe('More points than `limit` exist in the range; ask for the rest'),
             })
             .meta({ id: 'TelemetryHistory' }),
           400: apiErrorSchema,
@@ -168,8 +170,12 @@ export function registerTelemetryRoutes(
           to,
           metrics,
           every,
-          limit: query.limit,
+          // One more than asked for: `truncated` then says whether there is more, rather than
+          // guessing from a page that happens to be exactly full.
+          limit: query.limit + 1,
         });
+        const truncated = points.length > query.limit;
+        if (truncated) points.length = query.limit;
         return {
           deviceId: device.id,
           from: new Date(from).toISOString(),
@@ -177,7 +183,7 @@ export function registerTelemetryRoutes(
           ...(query.every !== undefined ? { every: query.every } : {}),
           metrics: metrics.map((m) => m.name),
           points: points.map((p) => ({ ts: new Date(p.ts).toISOString(), metrics: p.metrics })),
-          truncated: points.length >= query.limit,
+          truncated,
         };
       } catch (err) {
         if (err instanceof GatewayError && err.code === 'history_unavailable') {

@@ -65,6 +65,19 @@ describe('telemetry history', () => {
     assert.equal(limited.body.truncated, true);
   });
 
+  it('says truncated only when more points than limit exist, not when exactly limit do', async () => {
+    await waitUntil(async () => {
+      const all = (await gw.api('GET', url(`from=${t0}&to=${t0 + 120_000}`))).body;
+      return all.points?.length === 4;
+    });
+    const exact = await gw.api('GET', url(`from=${t0}&to=${t0 + 120_000}&limit=4`));
+    assert.equal(exact.body.points.length, 4);
+    assert.equal(exact.body.truncated, false);
+    const fewer = await gw.api('GET', url(`from=${t0}&to=${t0 + 120_000}&limit=3`));
+    assert.equal(fewer.body.points.length, 3);
+    assert.equal(fewer.body.truncated, true);
+  });
+
   it('aggregates into buckets with `every`', async () => {
     const res = await gw.api(
       'GET',
