@@ -247,10 +247,16 @@ export class DeviceSession implements Watched, Holdable {
   }
 
   /** Rejects a sequenced frame: the error frame settles it, later acks pass over it. */
-  reject(seq: number, code: FrameErrorCode, message: string, issues?: readonly FrameIssue[]): void {
+  reject(
+    seq: number,
+    code: FrameErrorCode,
+    message: string,
+    issues?: readonly FrameIssue[],
+    frameType: 'telemetry' | 'event' | 'unknown' = 'unknown',
+  ): void {
     this.#tracker.addRejected(seq);
     this.sendError(seq, code, message, issues);
-    this.context.metrics.frames.inc({ type: 'frame', outcome: 'rejected' });
+    this.context.metrics.frames.inc({ type: frameType, outcome: 'rejected' });
     this.#scheduleAck();
   }
 
@@ -388,8 +394,14 @@ export class DeviceSession implements Watched, Holdable {
       const issues = formatIssues(parsed.error, PROTOCOL_LIMITS.maxErrorIssues).map(
         ({ path, message }) => ({ path, message }),
       );
-      const message = 'the frame does not match protocol v1';
-      this.sendError(seqOf(json), 'invalid_frame', message, issues, parsed.error.issues.length);
+      // An event frame that names itself gets the event's own code; anything else is a frame
+      // that does not match protocol v1 at all.
+      const isEvent = (json as { type?: unknown } | null)?.type === 'event';
+      const code = isEvent ? 'invalid_event' : 'invalid_frame';
+      const message = isEvent
+        ? 'the event does not match protocol v1'
+        : 'the frame does not match protocol v1';
+      this.sendError(seqOf(json), code, message, issues, parsed.error.issues.length);
       this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
       return;
     }

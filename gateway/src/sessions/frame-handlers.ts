@@ -48,18 +48,25 @@ function handleTelemetry(session: DeviceSession, frame: TelemetryFrame): void {
         'invalid_telemetry',
         `metrics do not match ${deviceType.name}`,
         issues,
+        'telemetry',
       );
       return;
     }
     const time = readingTime(session, reading.ts, now);
     if (time === undefined) {
       const { TS_MAX_PAST_MS, TS_MAX_FUTURE_MS } = session.context.config;
-      session.reject(frame.seq, 'invalid_timestamp', 'timestamp outside the accepted window', [
-        {
-          path: `${prefix}ts`,
-          message: `must lie between now - ${TS_MAX_PAST_MS} ms and now + ${TS_MAX_FUTURE_MS} ms`,
-        },
-      ]);
+      session.reject(
+        frame.seq,
+        'invalid_timestamp',
+        'timestamp outside the accepted window',
+        [
+          {
+            path: `${prefix}ts`,
+            message: `must lie between now - ${TS_MAX_PAST_MS} ms and now + ${TS_MAX_FUTURE_MS} ms`,
+          },
+        ],
+        'telemetry',
+      );
       return;
     }
     const metrics = parsed.data as Record<string, number | boolean | string>;
@@ -82,9 +89,13 @@ function handleEvent(session: DeviceSession, frame: EventFrame): void {
   const now = Date.now();
   const time = readingTime(session, frame.ts, now);
   if (time === undefined) {
-    session.reject(frame.seq, 'invalid_timestamp', 'timestamp outside the accepted window', [
-      { path: 'ts', message: 'outside the accepted window' },
-    ]);
+    session.reject(
+      frame.seq,
+      'invalid_timestamp',
+      'timestamp outside the accepted window',
+      [{ path: 'ts', message: 'outside the accepted window' }],
+      'event',
+    );
     return;
   }
   const line = eventLine(session.tags, frame, time);

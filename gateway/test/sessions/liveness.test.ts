@@ -197,3 +197,25 @@ describe('session capacity and shutdown', () => {
     );
   });
 });
+
+describe('a session that never shows life', () => {
+  it('goes offline after HEARTBEAT_TIMEOUT_MS when that is shorter than FIRST_FRAME_TIMEOUT_MS', async () => {
+    const gw = await startTestGateway({
+      HEARTBEAT_INTERVAL_MS: '200',
+      HEARTBEAT_TIMEOUT_MS: '600',
+      FIRST_FRAME_TIMEOUT_MS: '60000',
+    });
+    try {
+      const device = await TestDevice.connect(gw.url, await gw.provision('dies-at-once'), {
+        autoPong: false,
+      });
+      const opened = Date.now();
+      // Well before the 60 s first-frame timeout: the 600 ms heartbeat timeout governs.
+      const closed = await device.waitClosed(5_000);
+      assert.equal(closed.code, 4003);
+      assert.ok(Date.now() - opened < 5_000);
+    } finally {
+      await gw.stop();
+    }
+  });
+});

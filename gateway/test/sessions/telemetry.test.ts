@@ -145,7 +145,7 @@ describe('telemetry in a device session', () => {
       '{"type":"event","seq":2,"name":"door","severity":"info","data":{"a":{"constructor":{"prototype":{"x":1}}}}}',
     );
     const eventErr = await device.errorFor(2);
-    assert.equal(eventErr.code, 'invalid_frame');
+    assert.equal(eventErr.code, 'invalid_event');
     device.send({ type: 'telemetry', seq: 3, metrics: { temperature: 20 } });
     await device.ackFor(3);
     device.close();
@@ -172,6 +172,19 @@ describe('telemetry in a device session', () => {
     await device.ackFor(1);
     // The severity is a tag (a handful of values); the name is a field (devices choose names).
     assert.match(sink.lines.at(-1) ?? '', /^events,[^ ]*severity=warning [^ ]*name="door_open"/);
+    device.close();
+  });
+
+  it('answers an event frame that breaks the protocol with invalid_event', async () => {
+    sink.open();
+    const device = await TestDevice.connect(gw.url, token);
+    device.send({ type: 'event', seq: 1, name: 'door_open', severity: 'loud' });
+    const error = await device.errorFor(1);
+    assert.equal(error.code, 'invalid_event');
+    assert.equal(error.issues[0]?.path, 'severity');
+    const metrics = await gw.api('GET', '/metrics');
+    assert.match(metrics.body, /iot_gateway_rejects_total\{code="invalid_event"\} [1-9]/);
+    assert.doesNotMatch(metrics.body, /iot_gateway_frames_total\{type="frame"/);
     device.close();
   });
 
