@@ -3,7 +3,22 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { GatewayError } from './errors.ts';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * Plain decimal integers only: `Number()` would read `0x1f90` as 8080 and `1e3` as 1000, which
+ * is never what someone who typed them meant to be told nothing about.
+ */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, 'expected a plain decimal integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+/** A plain decimal number (`2.5`, `100`), for rates. */
+const decimal = () =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'expected a plain decimal number')
+    .transform(Number);
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -83,9 +98,9 @@ export const configSchema = z
         ),
       )
       .optional(),
-    MQTT_QOS: z.coerce
-      .number()
-      .pipe(z.union([z.literal(0), z.literal(1), z.literal(2)]))
+    MQTT_QOS: z
+      .enum(['0', '1', '2'])
+      .transform((v) => Number(v) as 0 | 1 | 2)
       .default(1),
     ADMIN_TOKEN: z.string().min(24, 'use at least 24 characters').optional(),
     HEARTBEAT_INTERVAL_MS: int(100, 3_600_000).default(15_000),
@@ -95,10 +110,10 @@ export const configSchema = z
     MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).default(64 * 1024),
     MAX_SESSIONS: int(1, 1_000_000).default(50_000),
     MAX_IN_FLIGHT: int(1, 100_000).default(256),
-    RATE_LIMIT_PER_SEC: z.coerce.number().positive().max(1_000_000).default(100),
+    RATE_LIMIT_PER_SEC: decimal().pipe(z.number().positive().max(1_000_000)).default(100),
     RATE_LIMIT_BURST: int(1, 1_000_000).default(200),
     FLOOD_CLOSE_AFTER: int(1, 1_000_000).default(100),
-    ERROR_RATE_PER_SEC: z.coerce.number().positive().max(1_000_000).default(10),
+    ERROR_RATE_PER_SEC: decimal().pipe(z.number().positive().max(1_000_000)).default(10),
     ERROR_BURST: int(1, 1_000_000).default(100),
     MISBEHAVIOR_COOLDOWN_MS: int(0, 3_600_000).default(10_000),
     MAX_OUTBOUND_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
@@ -190,6 +205,46 @@ function readConfigFile(path: string): Record<string, unknown> {
   );
 }
 
+const SECRET_SETTING = /TOKEN|PASSWORD/;
+
+/** Edit distance, for spotting misspelt settings; inputs are short. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] as number;
+      row[j] = Math.min(
+        (row[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      previous = current;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/**
+ * Environment variables that look like a setting but are none (`HEARTBEAT_INTERVALMS`): the
+ * gateway would otherwise start on the default without a word. One warning each, naming the
+ * setting meant.
+ */
+export function misspeltSettings(env: Record<string, string | undefined>): string[] {
+  const known = Object.keys(configSchema.shape);
+  const squash = (key: string) => key.replace(/_/g, '').toUpperCase();
+  const warnings: string[] = [];
+  for (const key of Object.keys(env)) {
+    if (known.includes(key) || key.length < 6 || !/^[A-Za-z_]+$/.test(key)) continue;
+    const meant = known.find(
+      (k) => squash(k) === squash(key) || (k.length >= 8 && distance(k, key.toUpperCase()) <= 2),
+    );
+    if (meant) warnings.push(`${key} is not a setting; did you mean ${meant}?`);
+  }
+  return warnings;
+}
+
 /**
  * Validates the whole configuration once. A bad setup throws one `invalid_config` error naming
  * every problem, so users fix them all in one go. The result is frozen.
@@ -202,8 +257,8 @@ export function loadConfig(
   const known = new Set(Object.keys(configSchema.shape));
   const input: Record<string, unknown> = { ...fromFile };
   for (const [key, value] of Object.entries(env)) {
-    // Empty variables count as unset, as users expect from `FOO= npm start`.
-    if (known.has(key) && value !== undefined && value !== '') input[key] = value;
+    // Empty (or blank) variables count as unset, as users expect from `FOO= npm start`.
+    if (known.has(key) && value !== undefined && value.trim() !== '') input[key] = value;
   }
   const unknownInFile = Object.keys(fromFile).filter((k) => !known.has(k));
 
@@ -212,7 +267,13 @@ export function loadConfig(
   if (!result.success) {
     for (const issue of result.error.issues) {
       const key = issue.path.join('.') || '(config)';
-      problems.push(`${key}: ${issue.message}`);
+      const given = input[String(issue.path[0])];
+      // The value helps find the typo, except where it is a secret.
+      const shown =
+        typeof given === 'string' && !SECRET_SETTING.test(key)
+          ? ` (got ${JSON.stringify(given.length > 80 ? `${given.slice(0, 80)}…` : given)})`
+          : '';
+      problems.push(`${key}: ${issue.message}${shown}`);
     }
   }
   if (problems.length > 0 || !result.success) {

@@ -340,6 +340,12 @@ export const ERRORS = {
     retryable: true,
     hint: 'InfluxDB did not answer the history query; retry after `Retry-After` seconds.',
   },
+  unsupported_media_type: {
+    surface: 'api',
+    status: 415,
+    retryable: false,
+    hint: 'Send the body as JSON with `content-type: application/json`.',
+  },
   request_timeout: {
     surface: 'api',
     status: 408,

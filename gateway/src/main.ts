@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --import tsx
-import { loadConfig } from './config.ts';
+import { loadConfig, misspeltSettings } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { startGateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
@@ -31,6 +31,7 @@ try {
 }
 
 const log = createLogger(config.LOG_LEVEL);
+for (const warning of misspeltSettings(process.env)) log.warn(warning);
 try {
   const gateway = await startGateway({ config, logger: log });
   for (const line of gateway.summary) log.info(line);

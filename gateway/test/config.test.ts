@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig, misspeltSettings } from '../src/config.ts';
 import { GatewayError } from '../src/errors.ts';
 
 describe('configuration', () => {
@@ -73,5 +73,55 @@ describe('docs/configuration.md', () => {
     for (const key of Object.keys(configSchema.shape)) {
       assert.match(docs, new RegExp(`^\\|\\s*\`${key}\`\\s*\\|`, 'm'), `${key} is documented`);
     }
+  });
+});
+
+describe('configuration values as people type them', () => {
+  it('takes only plain decimal integers and shows the bad value', () => {
+    for (const bad of ['0x1f90', '1e3', '80.5', '8080abc']) {
+      assert.throws(
+        () => loadConfig({ PORT: bad }),
+        (err: unknown) => {
+          assert.ok(err instanceof GatewayError);
+          assert.match(err.message, /PORT: expected a plain decimal integer/);
+          assert.ok(err.message.includes(`(got "${bad}")`), err.message);
+          return true;
+        },
+      );
+    }
+    assert.equal(loadConfig({ PORT: '9000' }).PORT, 9000);
+    assert.equal(loadConfig({ RATE_LIMIT_PER_SEC: '2.5' }).RATE_LIMIT_PER_SEC, 2.5);
+  });
+
+  it('counts a blank value as unset', () => {
+    assert.equal(loadConfig({ PORT: ' ' }).PORT, 8080);
+    assert.equal(loadConfig({ MQTT_URL: '   ' }).MQTT_URL, undefined);
+  });
+
+  it('never shows a secret it refuses', () => {
+    assert.throws(
+      () => loadConfig({ ADMIN_TOKEN: 'short-secret' }),
+      (err: unknown) => {
+        assert.ok(err instanceof GatewayError);
+        assert.ok(!err.message.includes('short-secret'));
+        return true;
+      },
+    );
+  });
+
+  it('warns about variables that look like a misspelt setting', () => {
+    const warnings = misspeltSettings({
+      HEARTBEAT_INTERVALMS: '100',
+      heartbeat_timeout_ms: '5',
+      MQTT_TOPIC_PREFX: 'x',
+      PATH: '/usr/bin',
+      HOME: '/root',
+      PORT: '1',
+    });
+    assert.deepEqual(warnings, [
+      'HEARTBEAT_INTERVALMS is not a setting; did you mean HEARTBEAT_INTERVAL_MS?',
+      'heartbeat_timeout_ms is not a setting; did you mean HEARTBEAT_TIMEOUT_MS?',
+      'MQTT_TOPIC_PREFX is not a setting; did you mean MQTT_TOPIC_PREFIX?',
+    ]);
   });
 });

@@ -51,11 +51,15 @@ export function installErrorHandling(app: FastifyInstance, metrics: GatewayMetri
         path: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
         message: v.message ?? 'invalid',
       }));
-      message = `the ${where} is invalid`;
+      // `params` and `headers` are plural nouns.
+      message = `the ${where} ${where === 'params' || where === 'headers' ? 'are' : 'is'} invalid`;
     } else if (err instanceof GatewayError) {
       code = err.code;
       issues = Array.isArray(err.details) ? (err.details as typeof issues) : undefined;
-    } else if (err.statusCode === 400 || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) {
+      code = 'unsupported_media_type';
+      message = `bodies are JSON; this one is ${req.headers['content-type'] ?? 'untyped'}`;
+    } else if (err.statusCode === 400) {
       code = 'validation_failed';
       issues = [{ path: 'body', message: err.message }];
     } else if (err.statusCode === 413) {

@@ -147,7 +147,7 @@ describe('operator API: keys, roles and the OpenAPI document', () => {
 });
 
 describe('requests HTTP or a route cannot serve', () => {
-  it('answers odd paths, huge URLs and unknown label names with documented errors, and counts them', async () => {
+  it('answers odd paths, huge URLs, form bodies, bad params and unknown label names with documented errors, and counts them', async () => {
     const gw = await startTestGateway();
     try {
       const port = Number(new URL(gw.url).port);
@@ -174,6 +174,21 @@ describe('requests HTTP or a route cannot serve', () => {
       const huge = await raw(`/v1/devices?x=${'a'.repeat(20_000)}`);
       assert.equal(huge.status, 431);
       assert.equal(huge.body.error, 'headers_too_large');
+      const form = await fetch(`${gw.url}/v1/devices`, {
+        method: 'POST',
+        headers: {
+          authorization: 'Bearer test-admin-token-0123456789abcdef',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'id=form-1&type=thermostat',
+      });
+      assert.equal(form.status, 415);
+      const formBody = (await form.json()) as { error: string; hint: string };
+      assert.equal(formBody.error, 'unsupported_media_type');
+      assert.match(formBody.hint, /content-type: application\/json/);
+      const params = await gw.api('GET', `/v1/devices/${'x'.repeat(100)}`);
+      assert.equal(params.status, 400);
+      assert.equal(params.body.message, 'the params are invalid');
       const proto = await gw.api('GET', '/v1/devices?label=__proto__=x');
       assert.equal(proto.status, 400);
       assert.equal(proto.body.error, 'validation_failed');
