@@ -405,22 +405,33 @@ export function writeResults(dir: string, results: BenchResults): string {
   return join(dir, name);
 }
 
-/** Replaces the generated section of BENCHMARKS.md, keeping the hand-written text around it. */
-export function updateBenchmarksMd(file: string, markdown: string, resultsFile: string): void {
-  const section = `${BEGIN}\n\n${markdown}\nRaw numbers: [${resultsFile}](${resultsFile}).\n\n${END}`;
+/**
+ * Replaces the text between `begin` and `end` in `file`, keeping the hand-written text around
+ * it; appends it under `heading` the first time.
+ */
+function replaceSection(file: string, begin: string, end: string, body: string, heading: string) {
+  const section = `${begin}\n\n${body}\n\n${end}`;
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  if (begin !== -1 && end > begin) {
-    text = text.slice(0, begin) + section + text.slice(end + END.length);
+  const from = text.indexOf(begin);
+  const to = text.indexOf(end);
+  if (from !== -1 && to > from) {
+    text = text.slice(0, from) + section + text.slice(to + end.length);
   } else {
-    text = `${text.trimEnd()}\n\n## Latest results\n\n${section}\n`;
+    text = `${text.trimEnd()}\n\n## ${heading}\n\n${section}\n`;
   }
   writeFileSync(file, text);
 }
 
-const ABUSE_BEGIN = '<!-- abuse results: begin -->';
-const ABUSE_END = '<!-- abuse results: end -->';
+/** Replaces the generated section of BENCHMARKS.md, keeping the hand-written text around it. */
+export function updateBenchmarksMd(file: string, markdown: string, resultsFile: string): void {
+  replaceSection(
+    file,
+    BEGIN,
+    END,
+    `${markdown}\nRaw numbers: [${resultsFile}](${resultsFile}).`,
+    'Latest results',
+  );
+}
 
 /** Rewrites the robustness section of BENCHMARKS.md (`npm run bench -- abuse`). */
 export function updateAbuseSection(
@@ -434,14 +445,11 @@ export function updateAbuseSection(
     `Run ${results.startedAt} with \`${results.command}\`. Machine: ${m.cpuModel}, ${m.cores} cores, ` +
     `${m.memoryGiB} GiB, Linux ${m.kernel}; the attackers, the healthy fleet, influxd, mosquitto ` +
     'and the gateway share it.';
-  const section = `${ABUSE_BEGIN}\n\n${header}\n\n${markdown}\n\nRaw numbers: [${resultsFile}](${resultsFile}).\n\n${ABUSE_END}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const begin = text.indexOf(ABUSE_BEGIN);
-  const end = text.indexOf(ABUSE_END);
-  if (begin !== -1 && end > begin) {
-    text = text.slice(0, begin) + section + text.slice(end + ABUSE_END.length);
-  } else {
-    text = `${text.trimEnd()}\n\n## Robustness: the gateway under attack\n\n${section}\n`;
-  }
-  writeFileSync(file, text);
+  replaceSection(
+    file,
+    '<!-- abuse results: begin -->',
+    '<!-- abuse results: end -->',
+    `${header}\n\n${markdown}\n\nRaw numbers: [${resultsFile}](${resultsFile}).`,
+    'Robustness: the gateway under attack',
+  );
 }

@@ -207,6 +207,18 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 const SECRET_SETTING = /TOKEN|PASSWORD/;
 
+/** Reads a file a setting names; a missing or unreadable one is an `invalid_config` error. */
+export function readSettingFile(path: string, setting: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new GatewayError(
+      'invalid_config',
+      `${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
+  }
+}
+
 /** Edit distance, for spotting misspelt settings; inputs are short. */
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);

@@ -30,8 +30,8 @@ import { DeviceAuthenticator, PROTOCOL_V1 } from './auth/device-authenticator.ts
 import { CommandService } from './commands/command-service.ts';
 import { SqliteCommandStore } from './commands/sqlite-command-store.ts';
 import type { Config } from './config.ts';
+import { readSettingFile } from './config.ts';
 import { loadDeviceTypes } from './device-types.ts';
-import { GatewayError } from './errors.ts';
 import { EventLoopStalls } from './event-loop-stalls.ts';
 import { DeviceBus } from './events/device-bus.ts';
 import { LatestReadings } from './events/latest-readings.ts';
@@ -108,17 +108,6 @@ function instanceSuffix(dataDir: string): string {
   return suffix;
 }
 
-function readConfigFile(path: string, setting: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new GatewayError(
-      'invalid_config',
-      `${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-    );
-  }
-}
-
 /** Creates an admin key at first start when none is configured, so the API is never open. */
 function bootstrapAdmin(keys: ApiKeyStore, dataDir: string, log: Logger): string | undefined {
   if (keys.hasAdmin()) return undefined;
@@ -170,16 +159,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           commandIngress: config.MQTT_COMMAND_INGRESS === 'on',
           username: config.MQTT_USERNAME,
           password: config.MQTT_PASSWORD_FILE
-            ? readConfigFile(config.MQTT_PASSWORD_FILE, 'MQTT_PASSWORD_FILE')
+            ? readSettingFile(config.MQTT_PASSWORD_FILE, 'MQTT_PASSWORD_FILE')
                 .toString('utf8')
                 .trim()
             : config.MQTT_PASSWORD,
-          ca: config.MQTT_CA_FILE ? readConfigFile(config.MQTT_CA_FILE, 'MQTT_CA_FILE') : undefined,
+          ca: config.MQTT_CA_FILE
+            ? readSettingFile(config.MQTT_CA_FILE, 'MQTT_CA_FILE')
+            : undefined,
           cert: config.MQTT_CERT_FILE
-            ? readConfigFile(config.MQTT_CERT_FILE, 'MQTT_CERT_FILE')
+            ? readSettingFile(config.MQTT_CERT_FILE, 'MQTT_CERT_FILE')
             : undefined,
           key: config.MQTT_KEY_FILE
-            ? readConfigFile(config.MQTT_KEY_FILE, 'MQTT_KEY_FILE')
+            ? readSettingFile(config.MQTT_KEY_FILE, 'MQTT_KEY_FILE')
             : undefined,
         },
         { bus, metrics, log: log.child({ component: 'mqtt' }) },

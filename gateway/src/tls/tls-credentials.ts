@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { unwatchFile, watchFile } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
+import { readSettingFile } from '../config.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
@@ -17,17 +18,6 @@ export interface TlsState {
   readonly validTo: string;
   readonly clientCertificates: boolean;
   readonly reloadedAt: number;
-}
-
-function read(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new GatewayError(
-      'invalid_config',
-      `${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-    );
-  }
 }
 
 /**
@@ -52,9 +42,11 @@ export class TlsCredentials {
   }
 
   static #load(files: TlsFiles): { options: SecureContextOptions; state: TlsState } {
-    const cert = read(files.certFile, 'TLS_CERT_FILE');
-    const key = read(files.keyFile, 'TLS_KEY_FILE');
-    const ca = files.clientCaFile ? read(files.clientCaFile, 'TLS_CLIENT_CA_FILE') : undefined;
+    const cert = readSettingFile(files.certFile, 'TLS_CERT_FILE');
+    const key = readSettingFile(files.keyFile, 'TLS_KEY_FILE');
+    const ca = files.clientCaFile
+      ? readSettingFile(files.clientCaFile, 'TLS_CLIENT_CA_FILE')
+      : undefined;
     let parsed: X509Certificate;
     try {
       parsed = new X509Certificate(cert);

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type RefusedError, TestDevice } from '../support/test-device.ts';
+import { refusal, TestDevice } from '../support/test-device.ts';
 import type { TestGateway } from '../support/test-gateway.ts';
 import { ADMIN_TOKEN, startTestGateway } from '../support/test-gateway.ts';
 
 const ALLOWED = 'https://console.example.com';
-
-const refusal = (promise: Promise<unknown>) =>
-  promise.then(
-    () => assert.fail('the connection was accepted'),
-    (err: RefusedError) => err,
-  );
 
 describe('browser devices and origins', () => {
   let gw: TestGateway;

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { waitUntil } from '@iot-gateway/testing';
 import { type Pem, TestPki } from '../support/certificates.ts';
-import { type RefusedError, TestDevice } from '../support/test-device.ts';
+import { refusal, TestDevice } from '../support/test-device.ts';
 import type { TestGateway } from '../support/test-gateway.ts';
 import { ADMIN_TOKEN, startTestGateway } from '../support/test-gateway.ts';
 
@@ -53,12 +53,6 @@ function serverSubject(port: number, ca: Buffer): Promise<string> {
     socket.on('error', reject);
   });
 }
-
-const refusal = (promise: Promise<unknown>) =>
-  promise.then(
-    () => assert.fail('the connection was accepted'),
-    (err: RefusedError) => err,
-  );
 
 describe('TLS and X.509 devices on the one port', () => {
   let pki: TestPki;

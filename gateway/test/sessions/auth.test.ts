@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { importPKCS8, SignJWT } from 'jose';
 import { GatedSink } from '../support/gated-sink.ts';
-import { RefusedError, TestDevice } from '../support/test-device.ts';
+import { refusal, TestDevice } from '../support/test-device.ts';
 import type { TestGateway } from '../support/test-gateway.ts';
 import { startTestGateway } from '../support/test-gateway.ts';
 
@@ -34,16 +34,6 @@ function algNoneJwt(sub: string) {
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
   return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub, iat: now, exp: now + 300 })}.`;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<RefusedError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof RefusedError) return err;
-    throw err;
-  }
-  assert.fail('the connection was accepted');
 }
 
 describe('device authentication at the WebSocket upgrade', () => {

@@ -154,3 +154,14 @@ export class RefusedError extends Error {
     }
   }
 }
+
+/** The refusal of a connection attempt that must be refused; fails the test if it was accepted. */
+export async function refusal(attempt: Promise<unknown>): Promise<RefusedError> {
+  try {
+    await attempt;
+  } catch (err) {
+    if (err instanceof RefusedError) return err;
+    throw err;
+  }
+  throw new Error('the connection was accepted');
+}
