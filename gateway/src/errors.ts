@@ -284,7 +284,7 @@ export const ERRORS = {
     surface: 'api',
     status: 409,
     retryable: false,
-    hint: 'That command id belongs to another command; pick a new id or omit it.',
+    hint: 'That command id belongs to another request (see `issues` for what differs); pick a new id or omit it.',
   },
   command_not_cancellable: {
     surface: 'api',

@@ -261,7 +261,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     const record = await this.#lanes.run(deviceId, async () => {
       if (input.id !== undefined) {
         const existing = await store.get(input.id);
-        if (existing) return this.#sameRequest(existing, deviceId, input.name);
+        if (existing) return this.#sameRequest(existing, command, input, source);
       }
       const pending = (await store.activeCounts([deviceId])).get(deviceId);
       if (pending && pending.queued + pending.sent >= this.#options.maxPending) {
@@ -276,7 +276,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         if (!(err instanceof CommandIdTakenError)) throw err;
         const existing = await store.get(command.id);
         if (!existing) throw err;
-        return this.#sameRequest(existing, deviceId, input.name);
+        return this.#sameRequest(existing, command, input, source);
       }
       this.#changed(queuedRecord(command));
       await this.#deliver(deviceId);
@@ -286,12 +286,50 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     return commandView(record);
   }
 
-  /** A resubmitted request with the same id: the first command, unless the id is someone else's. */
-  #sameRequest(existing: CommandRecord, deviceId: string, name: string): CommandRecord {
-    if (existing.deviceId === deviceId && existing.name === name) return existing;
-    throw new GatewayError('command_exists', `command id ${existing.id} is taken`, [
-      { path: 'id', message: 'belongs to another command' },
-    ]);
+  /**
+   * A resubmitted request with the same id: the first command, when the request is the same one
+   * (a retry). A request that differs is refused with `command_exists` and the differences, never
+   * taken as the old command. A retry over MQTT gets the command's current state published again,
+   * since that is what a backend resending a request waits for.
+   */
+  #sameRequest(
+    existing: CommandRecord,
+    wanted: NewCommand,
+    input: CommandInput,
+    source: 'api' | 'mqtt',
+  ): CommandRecord {
+    const differences: Array<{ path: string; message: string }> = [];
+    if (existing.deviceId !== wanted.deviceId) {
+      differences.push({
+        path: 'id',
+        message: `belongs to a command of device ${existing.deviceId}`,
+      });
+    }
+    if (existing.name !== wanted.name) {
+      differences.push({ path: 'name', message: `the command with this id is ${existing.name}` });
+    }
+    if (canonicalJson(existing.params) !== canonicalJson(wanted.params)) {
+      differences.push({
+        path: 'params',
+        message: `the command with this id has ${truncate(canonicalJson(existing.params), 200)}`,
+      });
+    }
+    if (input.timeoutMs !== undefined && input.timeoutMs !== existing.timeoutMs) {
+      differences.push({
+        path: 'timeoutMs',
+        message: `the command with this id has ${existing.timeoutMs}`,
+      });
+    }
+    if (differences.length > 0) {
+      throw new GatewayError(
+        'command_exists',
+        `command id ${existing.id} belongs to another request`,
+        differences,
+      );
+    }
+    if (source === 'mqtt')
+      this.#deps.publish?.(existing.deviceId, existing.id, commandView(existing));
+    return existing;
   }
 
   /**
@@ -640,4 +678,22 @@ function queuedRecord(c: NewCommand): CommandRecord {
     updatedAt: c.createdAt,
     deadlineAt: c.expiresAt,
   };
+}
+
+/** JSON with object keys sorted, so that two equal values compare equal as text. */
+function canonicalJson(value: unknown): string {
+  if (value === undefined) return 'null';
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
+            a < b ? -1 : a > b ? 1 : 0,
+          ),
+        )
+      : v,
+  );
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

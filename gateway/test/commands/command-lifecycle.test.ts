@@ -231,6 +231,39 @@ describe('command lifecycle with a real device', () => {
     assert.deepEqual(commandFrames(device), []);
   });
 
+  it('refuses a request reusing an id with other params with 409 command_exists and the differences', async () => {
+    await gw.provision('life-8');
+    const first = await gw.api('POST', '/v1/devices/life-8/commands', {
+      name: 'set_setpoint',
+      id: 'req-params',
+      params: { setpoint: 22 },
+    });
+    assert.equal(first.status, 202);
+    // The same request with its keys in another order is the same request.
+    const retry = await gw.api('POST', '/v1/devices/life-8/commands', {
+      params: { setpoint: 22 },
+      id: 'req-params',
+      name: 'set_setpoint',
+    });
+    assert.equal(retry.status, 202);
+    assert.equal(retry.body.createdAt, first.body.createdAt);
+    const changed = await gw.api('POST', '/v1/devices/life-8/commands', {
+      name: 'set_setpoint',
+      id: 'req-params',
+      params: { setpoint: 23 },
+      timeoutMs: 5_000,
+    });
+    assert.equal(changed.status, 409);
+    assert.equal(changed.body.error, 'command_exists');
+    assert.deepEqual(
+      changed.body.issues.map((i: { path: string }) => i.path),
+      ['body.params', 'body.timeoutMs'],
+    );
+    assert.match(changed.body.issues[0].message, /"setpoint":22/);
+    const kept = await gw.api('GET', '/v1/commands/req-params');
+    assert.deepEqual(kept.body.params, { setpoint: 22 });
+  });
+
   it('treats a resent request id as the same command and refuses a full queue with 429', async () => {
     await gw.provision('life-7');
     const first = await gw.api('POST', '/v1/devices/life-7/commands', {

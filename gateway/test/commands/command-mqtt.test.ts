@@ -117,6 +117,41 @@ describe('commands and the MQTT bridge', () => {
     assert.equal(received.length, 2);
   });
 
+  it('publishes the current state again when a backend resends a request, and refuses a changed one', async () => {
+    const states$ = await record(`${prefix}/devices/mq-5/commands/+`);
+    const token = await gw.provision('mq-5');
+    const device = await TestDevice.connect(gw.url, token);
+    devices.push(device);
+    autoAnswer(device);
+    const request = { name: 'set_setpoint', params: { setpoint: 21 }, id: 'resend-1' };
+    await backend.publishAsync(`${prefix}/devices/mq-5/commands`, JSON.stringify(request), {
+      qos: 1,
+    });
+    await waitUntil(() => states(states$, 'mq-5', 'resend-1').length === 3);
+    // The backend did not see the answer and resends: it gets the final state again.
+    await backend.publishAsync(`${prefix}/devices/mq-5/commands`, JSON.stringify(request), {
+      qos: 1,
+    });
+    await waitUntil(() => states(states$, 'mq-5', 'resend-1').length === 4);
+    assert.deepEqual(states(states$, 'mq-5', 'resend-1'), [
+      'queued',
+      'sent',
+      'succeeded',
+      'succeeded',
+    ]);
+    const changed = { ...request, params: { setpoint: 25 } };
+    await backend.publishAsync(`${prefix}/devices/mq-5/commands`, JSON.stringify(changed), {
+      qos: 1,
+    });
+    await waitUntil(() => states$.on(`${prefix}/devices/mq-5/commands/rejected`).length === 1);
+    const rejection = states$.on(`${prefix}/devices/mq-5/commands/rejected`)[0]?.body;
+    assert.equal(rejection.error, 'command_exists');
+    assert.equal(rejection.id, 'resend-1');
+    assert.equal(rejection.issues[0].path, 'params');
+    // Only the first request reached the device: neither the resend nor the changed one.
+    assert.equal(device.frames.filter((f) => f.type === 'command').length, 1);
+  });
+
   it('refuses an MQTT command the device type does not accept, with issue paths', async () => {
     await gw.provision('mq-4');
     const rejected = await record(`${prefix}/devices/+/commands/rejected`);
