@@ -8,7 +8,8 @@
 #
 # docker-compose.yml builds both.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 20 is past its end of life; the image runs the current LTS (the sources also run on 20).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: install dependencies; the compilers stay in this stage -------------------------------
 FROM ${NODE_IMAGE} AS build
