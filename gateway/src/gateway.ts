@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -108,11 +108,15 @@ function instanceSuffix(dataDir: string): string {
   return suffix;
 }
 
-/** Creates an admin key at first start when none is configured, so the API is never open. */
+/**
+ * Creates an admin key at first start when none is configured, so the API is never open.
+ * Returns the key's file while it exists: it is mentioned at every start, so an operator who
+ * forgot where the key went finds it, and one who stored it elsewhere is reminded to delete it.
+ */
 function bootstrapAdmin(keys: ApiKeyStore, dataDir: string, log: Logger): string | undefined {
-  if (keys.hasAdmin()) return undefined;
-  const { secret } = keys.create('bootstrap admin', 'admin');
   const file = join(dataDir, 'admin-api-key');
+  if (keys.hasAdmin()) return existsSync(file) ? file : undefined;
+  const { secret } = keys.create('bootstrap admin', 'admin');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   log.warn({ file }, 'no ADMIN_TOKEN set: created an admin API key, stored in this file only');
   return file;
@@ -464,7 +468,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       .list()
       .map((t) => t.name)
       .join(', ')}`,
-    ...(adminKeyFile ? [`admin API key (no ADMIN_TOKEN set): ${adminKeyFile}`] : []),
+    ...(adminKeyFile
+      ? [
+          `admin API key: ${adminKeyFile} (made at first start; delete the file once the key is stored elsewhere)`,
+        ]
+      : []),
   ];
 
   let closing: Promise<void> | undefined;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestGateway } from '../support/test-gateway.ts';
@@ -49,6 +49,28 @@ describe('API key routes', () => {
 });
 
 describe('API keys without ADMIN_TOKEN', () => {
+  it('mentions the bootstrap key file at every start while it exists', async () => {
+    const first = await startTestGateway({ ADMIN_TOKEN: '' });
+    const dataDir = first.dataDir;
+    const file = join(dataDir, 'admin-api-key');
+    assert.match(first.summary.join('\n'), new RegExp(`admin API key: ${file}`));
+    await first.stop({ keepData: true });
+    const again = await startTestGateway({ ADMIN_TOKEN: '' }, { dataDir });
+    try {
+      assert.match(again.summary.join('\n'), /admin API key: .*delete the file once/);
+    } finally {
+      await again.stop();
+    }
+    rmSync(file);
+    const later = await startTestGateway({ ADMIN_TOKEN: '' }, { dataDir });
+    try {
+      assert.doesNotMatch(later.summary.join('\n'), /admin API key/);
+    } finally {
+      await later.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps the last admin key: revoking it answers 409', async () => {
     const gw = await startTestGateway({ ADMIN_TOKEN: '' });
     try {
