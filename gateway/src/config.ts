@@ -56,6 +56,7 @@ export const configSchema = z
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
+    LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
     DATA_DIR: z.string().min(1).optional(),
     INFLUX_URL: optionalUrl(/^https?$/, 'http://localhost:8086/iot'),
     MQTT_URL: optionalUrl(/^(mqtts?|wss?|tcp)$/, 'mqtt://localhost:1883'),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { prettyDestination } from './pretty-log.ts';
 
 export type { Logger };
 
@@ -20,8 +21,16 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
-/** JSON lines on stdout, or on `destination` (tests capture logs to prove no secret leaks). */
-export function createLogger(level: string, destination?: { write(line: string): void }): Logger {
+/**
+ * JSON lines on stdout, or on `destination` (tests capture logs to prove no secret leaks).
+ * `format: 'pretty'` writes lines for people instead (main.ts picks it on a terminal).
+ */
+export function createLogger(
+  level: string,
+  destination?: { write(line: string): void },
+  format: 'json' | 'pretty' = 'json',
+): Logger {
+  if (format === 'pretty') destination = prettyDestination(destination ?? process.stdout);
   const options = {
     level,
     base: { service: 'iot-gateway' },

@@ -30,7 +30,10 @@ try {
   process.exit(78); // EX_CONFIG
 }
 
-const log = createLogger(config.LOG_LEVEL);
+// People at a terminal get readable lines; pipes, files and log collectors get JSON.
+const pretty =
+  config.LOG_FORMAT === 'pretty' || (config.LOG_FORMAT === 'auto' && process.stdout.isTTY === true);
+const log = createLogger(config.LOG_LEVEL, undefined, pretty ? 'pretty' : 'json');
 for (const warning of misspeltSettings(process.env)) log.warn(warning);
 try {
   const gateway = await startGateway({ config, logger: log });
