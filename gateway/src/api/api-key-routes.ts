@@ -48,7 +48,9 @@ export function registerApiKeyRoutes(
         description:
           'Roles: `viewer` reads, `operator` also sends commands and manages schedules, `admin` also provisions devices and manages keys. The secret is returned once; the gateway keeps only its hash.',
         security,
-        body: z.strictObject({ name: z.string().trim().min(1).max(128), role: z.enum(ROLES) }),
+        body: z
+          .strictObject({ name: z.string().trim().min(1).max(128), role: z.enum(ROLES) })
+          .meta({ example: { name: 'dashboard backend', role: 'viewer' } }),
         response: {
           201: z.object({ key: apiKeySchema, secret: z.string() }),
           400: apiErrorSchema,

@@ -41,7 +41,10 @@ const limitSchema = z.coerce.number().int().min(1).max(1000).default(100);
 
 const commandFields = {
   name: commandNameSchema.describe("A command of the device's type"),
-  params: jsonObjectSchema.optional().describe("Checked against the command's parameters"),
+  params: jsonObjectSchema
+    .optional()
+    .describe("Checked against the command's parameters")
+    .meta({ type: 'object', additionalProperties: true, example: { setpoint: 21.5 } }),
   ttlMs: z
     .int()
     .positive()
@@ -63,7 +66,11 @@ export const commandRequestBodySchema = z
       .optional()
       .describe('Your own id; resending the same request with it creates no second command'),
   })
-  .meta({ id: 'CommandRequest' });
+  .meta({
+    id: 'CommandRequest',
+    // A working request for a built-in thermostat, so Swagger UI's "Try it out" works as shown.
+    example: { name: 'set_setpoint', params: { setpoint: 21.5 }, timeoutMs: 30_000 },
+  });
 
 const commandErrorSchema = z.union([
   z.string(),
@@ -280,7 +287,13 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRouteDe
         description:
           'Each matched device gets its own tracked command. The command must fit the type of every matched device, or nothing is queued. Devices whose queue is full are skipped and listed.',
         security,
-        body: z.strictObject({ selector: deviceSelectorSchema, ...commandFields }),
+        body: z.strictObject({ selector: deviceSelectorSchema, ...commandFields }).meta({
+          example: {
+            selector: { type: 'thermostat' },
+            name: 'set_setpoint',
+            params: { setpoint: 20 },
+          },
+        }),
         response: {
           202: fleetSchema,
           400: apiErrorSchema,

@@ -157,12 +157,14 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         description:
           'Returns the device token once; the gateway keeps only its hash. Give `publicKey` instead for a device that signs its own JWTs, or `auth: "x509"` for a device that presents a client certificate whose CN is its id (optionally pinned with `certificateSha256`).',
         security: [{ apiKey: [] }],
-        body: z.strictObject({
-          id: deviceId,
-          type: z.string().min(1).max(64),
-          labels: labels.optional(),
-          ...credentialFields,
-        }),
+        body: z
+          .strictObject({
+            id: deviceId,
+            type: z.string().min(1).max(64),
+            labels: labels.optional(),
+            ...credentialFields,
+          })
+          .meta({ example: { id: 'thermostat-1', type: 'thermostat', labels: { site: 'lab' } } }),
         response: {
           201: z.object({ device: deviceSchema, token: z.string().optional() }),
           400: apiErrorSchema,
@@ -329,7 +331,10 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         security: [{ apiKey: [] }],
         params: z.object({ id: deviceId }),
         // Fastify hands a request without a body over as null.
-        body: z.strictObject(credentialFields).nullish(),
+        body: z
+          .strictObject(credentialFields)
+          .meta({ example: { auth: 'token' } })
+          .nullish(),
         response: {
           200: z.object({ device: deviceSchema, token: z.string().optional() }),
           400: apiErrorSchema,
@@ -363,7 +368,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         summary: "Replace a device's labels",
         security: [{ apiKey: [] }],
         params: z.object({ id: deviceId }),
-        body: z.strictObject({ labels }),
+        body: z.strictObject({ labels }).meta({ example: { labels: { site: 'lab', floor: '2' } } }),
         response: {
           200: deviceSchema,
           400: apiErrorSchema,

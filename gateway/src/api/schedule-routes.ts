@@ -67,13 +67,23 @@ export function registerScheduleRoutes(
         description:
           'At each time the cron expression (seconds field optional) matches in `timezone`, the command goes to every device the selector matches then, as one fleet command. Devices whose type lacks the command are skipped.',
         security,
-        body: z.strictObject({
-          name: z.string().min(1).max(128).optional(),
-          cron: z.string().min(1).max(128).describe('e.g. `0 30 6 * * 1-5` or `*/10 * * * *`'),
-          timezone: z.string().min(1).max(64).default('UTC').describe('IANA name'),
-          selector: deviceSelectorSchema,
-          command: scheduledCommandSchema,
-        }),
+        body: z
+          .strictObject({
+            name: z.string().min(1).max(128).optional(),
+            cron: z.string().min(1).max(128).describe('e.g. `0 30 6 * * 1-5` or `*/10 * * * *`'),
+            timezone: z.string().min(1).max(64).default('UTC').describe('IANA name'),
+            selector: deviceSelectorSchema,
+            command: scheduledCommandSchema,
+          })
+          .meta({
+            example: {
+              name: 'eco at night',
+              cron: '0 0 22 * * *',
+              timezone: 'Europe/Berlin',
+              selector: { type: 'thermostat' },
+              command: { name: 'set_setpoint', params: { setpoint: 17 } },
+            },
+          }),
         response: { 201: scheduleSchema, 400: apiErrorSchema, ...auth },
       },
     },
