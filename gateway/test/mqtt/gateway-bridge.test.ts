@@ -109,7 +109,15 @@ describe('MQTT bridge of a running gateway', () => {
     for (const l of loads) await l.start();
     await waitUntil(() => loads.every((l) => l.acked.size > 20), { message: 'load' });
     await mosquitto.stop({ keepData: true });
-    await new Promise((r) => setTimeout(r, 1500));
+    // The outage lasts until the bridge has noticed it and devices were acked meanwhile: acks
+    // never wait for the broker.
+    await waitUntil(() => gw.mqtt?.state().connected === false, {
+      message: 'the bridge sees the outage',
+    });
+    const during = loads.map((l) => l.acked.size);
+    await waitUntil(() => loads.every((l, i) => l.acked.size > (during[i] ?? 0) + 20), {
+      message: 'acks during the outage',
+    });
     await mosquitto.restart();
     await waitUntil(() => loads.every((l) => l.acked.size > 150), {
       timeoutMs: 10_000,

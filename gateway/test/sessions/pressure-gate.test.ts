@@ -16,7 +16,8 @@ function session() {
 }
 
 describe('PressureGate', () => {
-  it('holds sessions while a source is congested and releases them once it is relieved', async () => {
+  it('holds sessions while a source is congested and releases them once it is relieved', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
     const source = { congested: false, relieved: true };
     const gate = new PressureGate();
     gate.add(source);
@@ -33,15 +34,17 @@ describe('PressureGate', () => {
     assert.deepEqual([a.holds, b.holds, gate.held], [1, 1, 2], 'each session held once');
 
     source.congested = false;
-    await new Promise((r) => setTimeout(r, 60));
+    // Fake time: several polls pass, deterministically, however busy the machine is.
+    t.mock.timers.tick(200);
     assert.equal(a.releases, 0, 'not released before the source is relieved');
     source.relieved = true;
-    await new Promise((r) => setTimeout(r, 60));
+    t.mock.timers.tick(200);
     assert.deepEqual([a.releases, b.releases, gate.held], [1, 1, 0]);
     gate.stop();
   });
 
-  it('forgets a session that ended while held', async () => {
+  it('forgets a session that ended while held', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
     const source = { congested: true, relieved: false };
     const gate = new PressureGate();
     gate.add(source);
@@ -49,7 +52,7 @@ describe('PressureGate', () => {
     gate.check(s);
     gate.forget(s);
     source.relieved = true;
-    await new Promise((r) => setTimeout(r, 60));
+    t.mock.timers.tick(200);
     assert.equal(s.releases, 0);
     gate.stop();
   });

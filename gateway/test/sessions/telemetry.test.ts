@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { waitUntil } from '@iot-gateway/testing';
 import { GatedSink } from '../support/gated-sink.ts';
 import { TestDevice } from '../support/test-device.ts';
 import type { TestGateway } from '../support/test-gateway.ts';
@@ -37,8 +38,11 @@ describe('telemetry in a device session', () => {
       ts: Date.now(),
       metrics: { temperature: 21.5, humidity: 40 },
     });
-    await waitFor(() => sink.pendingWrites === 1);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => sink.pendingWrites === 1, { message: 'the frame reached the sink' });
+    // A round trip as the barrier: the gateway handled the frame and answered the ping after it,
+    // and any ack it was going to send without durability would have come first.
+    device.send({ type: 'ping' });
+    await device.next((f) => f.type === 'pong');
     assert.equal(
       device.frames.filter((f) => f.type === 'ack').length,
       0,
@@ -193,7 +197,7 @@ describe('telemetry in a device session', () => {
     const device = await TestDevice.connect(gw.url, token);
     for (let seq = 1; seq <= 50; seq++)
       device.send({ type: 'telemetry', seq, metrics: { temperature: 20 + seq / 100 } });
-    await waitFor(() => sink.pendingWrites === 50);
+    await waitUntil(() => sink.pendingWrites === 50);
     sink.release();
     const ack = await device.ackFor(50);
     assert.equal(ack.seq, 50);
@@ -203,11 +207,3 @@ describe('telemetry in a device session', () => {
     device.close();
   });
 });
-
-async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -82,7 +82,10 @@ describe('Spool', () => {
     const waiting = spool.append(['y v=1 1']).then(() => {
       done = true;
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // No wall-clock wait: a few turns of the event loop let a wrongly resolved append settle;
+    // a right one stays pending for as long as the spool is full, which it still is.
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.ok(spool.full);
     assert.equal(done, false, 'append waits while the spool is full');
     const seg = await spool.takeOldest();
     await spool.remove(seg!.id);
