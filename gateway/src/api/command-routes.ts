@@ -1,12 +1,12 @@
-import { commandIdSchema, commandNameSchema, jsonObjectSchema } from '@iot-gateway/schemas';
+import { commandIdSchema, deviceIdSchema } from '@iot-gateway/schemas';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { commandFields, commandRequestSchema } from '../commands/command-request.ts';
 import type { CommandService } from '../commands/command-service.ts';
 import { COMMAND_STATES, isTerminal } from '../commands/command-store.ts';
 import { deviceSelectorSchema, deviceSelectorViewSchema } from '../commands/selector.ts';
 import { GatewayError } from '../errors.ts';
-import { MAX_COMMAND_TIMEOUT_MS, MAX_COMMAND_TTL_MS } from '../mqtt/command-ingress.ts';
 import type { DeviceRegistry } from '../registry/device-registry.ts';
 import type { ApiKeyStore } from './api-key-store.ts';
 import { requireRole } from './authorize.ts';
@@ -21,9 +21,8 @@ export interface CommandRouteDeps {
 /** Longest `?wait` a request may ask for. */
 export const MAX_WAIT_MS = 60_000;
 
-const deviceId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'letters, digits, _ . : - (max 128), no slashes');
+/** The protocol's device id, one definition everywhere: a provisioned device can always connect. */
+const deviceId = deviceIdSchema;
 const stateSchema = z.enum(COMMAND_STATES);
 const waitSchema = z.coerce
   .number()
@@ -38,39 +37,6 @@ const cursorSchema = z
   .optional()
   .describe('The `next` value of the previous page');
 const limitSchema = z.coerce.number().int().min(1).max(1000).default(100);
-
-const commandFields = {
-  name: commandNameSchema.describe("A command of the device's type"),
-  params: jsonObjectSchema
-    .optional()
-    .describe("Checked against the command's parameters")
-    .meta({ type: 'object', additionalProperties: true, example: { setpoint: 21.5 } }),
-  ttlMs: z
-    .int()
-    .positive()
-    .max(MAX_COMMAND_TTL_MS)
-    .optional()
-    .describe('How long the command may wait for an offline device (COMMAND_DEFAULT_TTL_MS)'),
-  timeoutMs: z
-    .int()
-    .positive()
-    .max(MAX_COMMAND_TIMEOUT_MS)
-    .optional()
-    .describe('How long the device has to answer once sent (COMMAND_DEFAULT_TIMEOUT_MS)'),
-};
-
-export const commandRequestBodySchema = z
-  .strictObject({
-    ...commandFields,
-    id: commandIdSchema
-      .optional()
-      .describe('Your own id; resending the same request with it creates no second command'),
-  })
-  .meta({
-    id: 'CommandRequest',
-    // A working request for a built-in thermostat, so Swagger UI's "Try it out" works as shown.
-    example: { name: 'set_setpoint', params: { setpoint: 21.5 }, timeoutMs: 30_000 },
-  });
 
 const commandErrorSchema = z.union([
   z.string(),
@@ -157,7 +123,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRouteDe
         security,
         params: z.object({ id: deviceId }),
         querystring: z.strictObject({ wait: waitSchema }),
-        body: commandRequestBodySchema,
+        body: commandRequestSchema,
         response: {
           200: commandSchema,
           202: commandSchema,

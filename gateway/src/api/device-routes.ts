@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import type { DeviceTypeRegistry } from '@iot-gateway/schemas';
+import { deviceIdSchema } from '@iot-gateway/schemas';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -24,10 +25,8 @@ export interface DeviceRouteDeps {
   readonly cancelCommands?: (deviceId: string) => Promise<unknown>;
 }
 
-const deviceId = z
-  .string()
-  // The protocol's own limit (hello carries the id), so a provisioned device can always connect.
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'letters, digits, _ . : - (max 64), no slashes');
+/** The protocol's device id, one definition everywhere: a provisioned device can always connect. */
+const deviceId = deviceIdSchema;
 const LABEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const labels = z
   .record(

@@ -1,4 +1,5 @@
 import type { DeviceTypeRegistry, MetricInfo } from '@iot-gateway/schemas';
+import { deviceIdSchema } from '@iot-gateway/schemas';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -60,7 +61,7 @@ export function registerTelemetryRoutes(
           'Readings in `[from, to)`, oldest first. With `every` (e.g. `30s`, `5m`, `1h`) readings are grouped into buckets: numbers averaged, booleans and strings the last value. Answers 501 `history_not_configured` when the gateway runs without INFLUX_URL.',
         security: [{ apiKey: [] }],
         params: z.object({
-          id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'a device id'),
+          id: deviceIdSchema,
         }),
         querystring: z.strictObject({
           from: timeParam.describe('Start (inclusive); default `to` minus one hour'),

@@ -1,3 +1,4 @@
+import { deviceIdSchema } from '@iot-gateway/schemas';
 import { z } from 'zod';
 
 /** Most devices one fleet command (or one schedule run) may target. */
@@ -5,9 +6,8 @@ export const MAX_FLEET_DEVICES = 100_000;
 /** Most ids a selector may list. */
 export const MAX_SELECTOR_IDS = 10_000;
 
-const deviceId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'letters, digits, _ . : - (max 128), no slashes');
+/** The protocol's device id, one definition everywhere: a provisioned device can always connect. */
+const deviceId = deviceIdSchema;
 
 /**
  * Which devices a fleet command or a schedule targets: every criterion given must match. At least

@@ -1,31 +1,11 @@
-import { commandIdSchema, commandNameSchema, jsonObjectSchema } from '@iot-gateway/schemas';
-import { z } from 'zod';
+import type { CommandRequest } from '../commands/command-request.ts';
 
-/** Longest `ttlMs` a request may ask for: 30 days. */
-export const MAX_COMMAND_TTL_MS = 30 * 86_400_000;
-/** Longest `timeoutMs` a request may ask for: 1 day. */
-export const MAX_COMMAND_TIMEOUT_MS = 86_400_000;
-
-/**
- * A command request as published to `{prefix}/devices/{id}/commands`. Unknown keys are refused so
- * a typo such as `param` is reported instead of silently ignored. The parameters are checked
- * against the device type's command definition by the command service, not here.
- */
-export const commandRequestSchema = z.strictObject({
-  name: commandNameSchema,
-  params: jsonObjectSchema.optional(),
-  ttlMs: z.int().positive().max(MAX_COMMAND_TTL_MS).optional(),
-  timeoutMs: z.int().positive().max(MAX_COMMAND_TIMEOUT_MS).optional(),
-  /**
-   * Chosen by the requester to make resubmission harmless: the command service treats a second
-   * request with the same id as the first one. It names the command's state topic, so it follows
-   * the command id rules (no `/`, `+`, `#`).
-   */
-  id: commandIdSchema.optional(),
-});
-
-/** A validated command request. */
-export type CommandRequest = z.output<typeof commandRequestSchema>;
+export {
+  type CommandRequest,
+  commandRequestSchema,
+  MAX_COMMAND_TIMEOUT_MS,
+  MAX_COMMAND_TTL_MS,
+} from '../commands/command-request.ts';
 
 /** Where a command request came from. */
 export type CommandSource = 'mqtt';
