@@ -7,6 +7,7 @@ import {
   repeated,
   textFrame,
   upgradeRequest,
+  wrongTypesBatch,
 } from '../../../gateway/test/support/raw-device.ts';
 import { serveWorker, workerLog } from '../worker-process.ts';
 
@@ -188,12 +189,8 @@ async function slowloris(args: {
 /** The malformed frame of attack (a): cut-off JSON. */
 const MALFORMED = '{"type":"telemetry","seq":';
 
-/** The invalid batch of attack (b): 500 readings whose metrics all have the wrong JSON type. */
-const WRONG_TYPES_BATCH = JSON.stringify({
-  type: 'telemetry',
-  seq: 1,
-  readings: Array.from({ length: 500 }, () => ({ metrics: { a: null, b: null, c: null } })),
-});
+/** The invalid batch of attack (b). */
+const WRONG_TYPES_BATCH = wrongTypesBatch(1);
 
 serveWorker({
   malformedFlood: async (args: {

@@ -55,6 +55,11 @@ function serverSubject(port: number, ca: Buffer): Promise<string> {
 }
 
 describe('TLS and X.509 devices on the one port', () => {
+  /** Connects over WSS without a token, presenting `pem` as the client certificate. */
+  const withCertificate = (pem: Pem) =>
+    TestDevice.connect(gw.url, undefined, {
+      tls: { ca: pki.ca.cert, cert: pem.cert, key: pem.key },
+    });
   let pki: TestPki;
   let gw: TestGateway;
   let server: Pem;
@@ -119,9 +124,7 @@ describe('TLS and X.509 devices on the one port', () => {
     assert.equal(created.device.auth, 'x509');
     assert.equal(created.token, undefined);
     const cert = pki.signed('x509-dev', 'x509-dev');
-    const device = await TestDevice.connect(gw.url, undefined, {
-      tls: { ca: pki.ca.cert, cert: cert.cert, key: cert.key },
-    });
+    const device = await withCertificate(cert);
     assert.equal(device.hello?.deviceId, 'x509-dev');
     device.send({ type: 'telemetry', seq: 1, metrics: { temperature: 21 } });
     await device.ackFor(1);
@@ -131,11 +134,7 @@ describe('TLS and X.509 devices on the one port', () => {
 
   it('refuses a self-signed certificate with the same subject', async () => {
     const rogue = pki.selfSigned('rogue', 'x509-dev');
-    const refused = await refusal(
-      TestDevice.connect(gw.url, undefined, {
-        tls: { ca: pki.ca.cert, cert: rogue.cert, key: rogue.key },
-      }),
-    );
+    const refused = await refusal(withCertificate(rogue));
     assert.equal(refused.status, 401);
     assert.equal(refused.body.error, 'certificate_rejected');
   });
@@ -143,33 +142,21 @@ describe('TLS and X.509 devices on the one port', () => {
   it('does not let a CA-signed certificate stand in for a token device', async () => {
     await provision({ id: 'tok-dev' });
     const cert = pki.signed('tok-dev', 'tok-dev');
-    const refused = await refusal(
-      TestDevice.connect(gw.url, undefined, {
-        tls: { ca: pki.ca.cert, cert: cert.cert, key: cert.key },
-      }),
-    );
+    const refused = await refusal(withCertificate(cert));
     assert.equal(refused.status, 401);
     assert.equal(refused.body.error, 'certificate_rejected');
   });
 
   it('gives one answer for unknown and deleted devices alike', async () => {
     const unknown = pki.signed('nobody', 'nobody');
-    const first = await refusal(
-      TestDevice.connect(gw.url, undefined, {
-        tls: { ca: pki.ca.cert, cert: unknown.cert, key: unknown.key },
-      }),
-    );
+    const first = await refusal(withCertificate(unknown));
     await provision({ id: 'x509-gone', auth: 'x509' });
     assert.equal(
       (await https(`${gw.url}/v1/devices/x509-gone`, pki.ca.cert, 'DELETE')).status,
       204,
     );
     const gone = pki.signed('x509-gone', 'x509-gone');
-    const second = await refusal(
-      TestDevice.connect(gw.url, undefined, {
-        tls: { ca: pki.ca.cert, cert: gone.cert, key: gone.key },
-      }),
-    );
+    const second = await refusal(withCertificate(gone));
     assert.deepEqual(
       [first.status, first.body.error, first.body.message],
       [second.status, second.body.error, second.body.message],
@@ -181,17 +168,11 @@ describe('TLS and X.509 devices on the one port', () => {
     const pinned = pki.selfSigned('pinned', 'pinned-dev');
     const created = await provision({ id: 'pinned-dev', certificateSha256: pinned.sha256 });
     assert.equal(created.device.auth, 'x509');
-    const device = await TestDevice.connect(gw.url, undefined, {
-      tls: { ca: pki.ca.cert, cert: pinned.cert, key: pinned.key },
-    });
+    const device = await withCertificate(pinned);
     assert.equal(device.hello?.deviceId, 'pinned-dev');
     device.close();
     const other = pki.selfSigned('pinned-other', 'pinned-dev');
-    const refused = await refusal(
-      TestDevice.connect(gw.url, undefined, {
-        tls: { ca: pki.ca.cert, cert: other.cert, key: other.key },
-      }),
-    );
+    const refused = await refusal(withCertificate(other));
     assert.equal(refused.body.error, 'certificate_rejected');
   });
 

@@ -10,18 +10,16 @@ import type { StatusChange } from '../../src/events/device-bus.ts';
 import { encodeErrorFrame, MAX_ERROR_FRAME_BYTES } from '../../src/sessions/device-session.ts';
 import { GatedSink } from '../support/gated-sink.ts';
 import { GatewayProcess } from '../support/gateway-process.ts';
-import { RawDevice, repeated, textFrame, upgradeRequest } from '../support/raw-device.ts';
+import {
+  RawDevice,
+  repeated,
+  textFrame,
+  upgradeRequest,
+  wrongTypesBatch,
+} from '../support/raw-device.ts';
 import { type Frame, type RefusedError, TestDevice } from '../support/test-device.ts';
 import type { TestGateway } from '../support/test-gateway.ts';
 import { ADMIN_TOKEN, startTestGateway } from '../support/test-gateway.ts';
-
-/** 500 readings whose metrics all have the wrong JSON type: 1,500 issues, about 20 KB. */
-const WRONG_TYPES_BATCH = (seq: number) =>
-  JSON.stringify({
-    type: 'telemetry',
-    seq,
-    readings: Array.from({ length: 500 }, () => ({ metrics: { a: null, b: null, c: null } })),
-  });
 
 /** One reading with 64 metrics of the wrong type: about 1 KB in, an error frame of 4 KB out. */
 const WRONG_TYPES_WIDE = JSON.stringify({
@@ -95,7 +93,7 @@ describe('hostile devices against one gateway', () => {
 
   it('answers a batch full of wrong types with one capped invalid_frame error', async () => {
     const device = await TestDevice.connect(gw.url, await gw.provision('wrong-types'));
-    device.send(WRONG_TYPES_BATCH(1));
+    device.send(wrongTypesBatch(1));
     const error = await device.errorFor(1);
     assert.equal(error.code, 'invalid_frame');
     assert.ok(error.issues.length <= 100, `${error.issues.length} issues`);
@@ -340,7 +338,7 @@ describe('a device that does not read', () => {
       await warm.waitClosed();
       const start = rssOf(pid);
       let peak = start;
-      const chunk = repeated(textFrame(WRONG_TYPES_BATCH(1)), 25);
+      const chunk = repeated(textFrame(wrongTypesBatch(1)), 25);
       let written = 0;
       let sessions = 0;
       // 3,000 frames as in the report, over as many sessions as the gateway makes it open.

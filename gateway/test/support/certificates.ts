@@ -12,6 +12,19 @@ export interface Pem {
   readonly sha256: string;
 }
 
+/** `openssl req` arguments for a new P-256 key, unencrypted, written to `<name>.key`. */
+function newKey(name: string): string[] {
+  return [
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+  ];
+}
+
 function openssl(args: string[], cwd: string): string {
   try {
     return execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -56,13 +69,7 @@ export class TestPki {
       [
         'req',
         '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
+        ...newKey(name),
         '-out',
         `${name}.crt`,
         '-days',
@@ -86,23 +93,7 @@ export class TestPki {
   /** A certificate signed by the CA: a server one (with SAN 127.0.0.1) or a client one. */
   signed(name: string, cn: string, options: { server?: boolean; org?: string } = {}): Pem {
     const subject = `/CN=${cn}${options.org ? `/O=${options.org}` : ''}`;
-    openssl(
-      [
-        'req',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-        '-subj',
-        subject,
-      ],
-      this.dir,
-    );
+    openssl(['req', ...newKey(name), '-out', `${name}.csr`, '-subj', subject], this.dir);
     const ext = join(this.dir, `${name}.ext`);
     writeFileSync(
       ext,

@@ -119,3 +119,16 @@ export function textFrame(text: string): Buffer {
 export function repeated(frame: Buffer, count: number): Buffer {
   return Buffer.concat(new Array<Buffer>(count).fill(frame));
 }
+
+/**
+ * A telemetry batch of 500 readings whose metrics all have the wrong JSON type: about 20 KB
+ * that earn 1,500 issues, the costliest invalid frame a device can send. Hostile-device tests and
+ * the abuse benchmark send it.
+ */
+export function wrongTypesBatch(seq: number): string {
+  return JSON.stringify({
+    type: 'telemetry',
+    seq,
+    readings: Array.from({ length: 500 }, () => ({ metrics: { a: null, b: null, c: null } })),
+  });
+}
