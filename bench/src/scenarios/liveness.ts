@@ -87,8 +87,8 @@ export async function runLiveness(
       const response = await fetch(`${gateway.url}/v1/devices/${id}`, {
         headers: { authorization: `Bearer ${gateway.adminToken}` },
       });
-      const body = (await response.json()) as { online?: boolean };
-      if (response.ok && body.online === false) apiOffline++;
+      const body = (await response.json()) as { device?: { online?: boolean } };
+      if (response.ok && body.device?.online === false) apiOffline++;
     }
     const result: LivenessResult = {
       settings: l,

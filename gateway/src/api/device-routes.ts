@@ -274,7 +274,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         security: [{ apiKey: [] }],
         params: z.object({ id: deviceId }),
         response: {
-          200: deviceDetailSchema,
+          200: z.object({ device: deviceDetailSchema }),
           401: apiErrorSchema,
           403: apiErrorSchema,
           404: apiErrorSchema,
@@ -288,8 +288,10 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       }
       const latest = deps.latest.get(device.id);
       return {
-        ...view(device),
-        ...(latest ? { latest: { ts: iso(latest.ts), metrics: latest.metrics } } : {}),
+        device: {
+          ...view(device),
+          ...(latest ? { latest: { ts: iso(latest.ts), metrics: latest.metrics } } : {}),
+        },
       };
     },
   );
@@ -369,7 +371,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         params: z.object({ id: deviceId }),
         body: z.strictObject({ labels }).meta({ example: { labels: { site: 'lab', floor: '2' } } }),
         response: {
-          200: deviceSchema,
+          200: z.object({ device: deviceSchema }),
           400: apiErrorSchema,
           401: apiErrorSchema,
           403: apiErrorSchema,
@@ -380,7 +382,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
     async (req) => {
       const device = await registry.updateLabels(req.params.id, req.body.labels);
       if (!device) throw new GatewayError('device_not_found', `no device ${req.params.id}`);
-      return view(device);
+      return { device: view(device) };
     },
   );
 }

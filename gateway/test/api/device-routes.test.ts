@@ -102,7 +102,7 @@ describe('device routes', () => {
     assert.deepEqual(issuePaths(label.body), ['querystring.label.0']);
   });
 
-  it('GET /v1/devices/:id shows online state, session and latest readings', async () => {
+  it('GET /v1/devices/:id answers {device} with online state, session and latest readings', async () => {
     const token = await gw.provision('dev-4');
     const device = await TestDevice.connect(gw.url, token);
     try {
@@ -111,10 +111,12 @@ describe('device routes', () => {
       let body: any;
       await waitUntil(async () => {
         body = (await gw.api('GET', '/v1/devices/dev-4')).body;
-        return body.latest?.metrics.temperature === 21.5;
+        return body.device?.latest?.metrics.temperature === 21.5;
       });
-      assert.equal(body.online, true);
-      assert.ok(body.session.id);
+      // One shape for every single-device answer: POST, GET, PATCH and credentials give {device}.
+      assert.deepEqual(Object.keys(body), ['device']);
+      assert.equal(body.device.online, true);
+      assert.ok(body.device.session.id);
     } finally {
       device.close();
     }
@@ -126,11 +128,11 @@ describe('device routes', () => {
     assert.deepEqual(issuePaths(invalid.body), ['params.id']);
   });
 
-  it('PATCH /v1/devices/:id replaces labels', async () => {
+  it('PATCH /v1/devices/:id replaces labels and answers {device}', async () => {
     await gw.provision('dev-5', 'thermostat', { old: 'x' });
     const res = await gw.api('PATCH', '/v1/devices/dev-5', { labels: { fresh: 'y' } });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body.labels, { fresh: 'y' });
+    assert.deepEqual(res.body.device.labels, { fresh: 'y' });
     const bad = await gw.api('PATCH', '/v1/devices/dev-5', { labels: { fresh: '' } });
     assert.equal(bad.status, 400);
     assert.deepEqual(issuePaths(bad.body), ['body.labels.fresh']);
