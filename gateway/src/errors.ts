@@ -6,7 +6,7 @@
  */
 
 /** Where an error surfaces. */
-export type ErrorSurface = 'frame' | 'close' | 'handshake' | 'api' | 'mqtt' | 'config';
+export type ErrorSurface = 'frame' | 'close' | 'handshake' | 'api' | 'stream' | 'mqtt' | 'config';
 
 export interface ErrorSpec {
   readonly surface: ErrorSurface;
@@ -132,6 +132,24 @@ export const ERRORS = {
     retryable: true,
     hint: 'The device stopped reading its socket while the gateway had MAX_OUTBOUND_BYTES waiting for it; read every frame, then reconnect.',
   },
+  stream_too_slow: {
+    surface: 'close',
+    status: 4010,
+    retryable: true,
+    hint: 'The operator stream client stopped reading while MAX_OUTBOUND_BYTES waited for it; read every message, then reconnect and subscribe again.',
+  },
+  api_key_revoked: {
+    surface: 'close',
+    status: 4011,
+    retryable: false,
+    hint: "The operator stream's API key was revoked; connect again with a live key.",
+  },
+  stream_flood: {
+    surface: 'close',
+    status: 4012,
+    retryable: true,
+    hint: 'The operator stream client sent more than 20 messages a second (bursts of 100); send fewer, then reconnect.',
+  },
 
   // Handshake: HTTP status before the WebSocket upgrade, JSON body `{error, message}`.
   missing_credentials: {
@@ -192,7 +210,7 @@ export const ERRORS = {
     surface: 'handshake',
     status: 400,
     retryable: false,
-    hint: 'Offer the `iot-gateway.v1` subprotocol (beside `bearer.<token>`), or none.',
+    hint: 'Offer the `iot-gateway.v1` subprotocol (beside `bearer.<token>`), or none; at `/v1/stream`, `iot-gateway.stream.v1` (beside `bearer.<api key>`).',
   },
   origin_not_allowed: {
     surface: 'handshake',
@@ -369,6 +387,25 @@ export const ERRORS = {
     status: 500,
     retryable: true,
     hint: 'The gateway logged the cause; retry, and report it if it persists.',
+  },
+
+  upgrade_required: {
+    surface: 'api',
+    status: 426,
+    retryable: false,
+    hint: '`/v1/stream` is a WebSocket: send an upgrade request (see docs/api.md, "Live stream").',
+  },
+
+  // Operator stream: an error message `{type: "error", code, message, issues?}`; the stream carries on.
+  invalid_stream_message: {
+    surface: 'stream',
+    retryable: false,
+    hint: 'Send one JSON object per text message: `subscribe`, `unsubscribe` or `ping` (see docs/api.md, "Live stream").',
+  },
+  too_many_subscriptions: {
+    surface: 'stream',
+    retryable: false,
+    hint: 'A stream client follows the telemetry of at most 200 devices; unsubscribe from some first.',
   },
 
   // MQTT command requests: a reply on `{prefix}/devices/{id}/commands/rejected`.

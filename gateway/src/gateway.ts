@@ -56,6 +56,8 @@ import type { TelemetrySink } from './sink/telemetry-sink.ts';
 import { Spool } from './spool/spool.ts';
 import { StatsReporter } from './stats-reporter.ts';
 import { openDatabase } from './store/database.ts';
+import { OperatorStream } from './stream/operator-stream.ts';
+import { registerStreamRoutes } from './stream/stream-routes.ts';
 import { SummaryLog } from './summary-log.ts';
 import { TlsCredentials } from './tls/tls-credentials.ts';
 
@@ -80,6 +82,8 @@ export interface Gateway {
   readonly mqtt: MqttBridge | undefined;
   readonly commands: CommandService;
   readonly scheduler: Scheduler;
+  /** The operator stream at `/v1/stream`. */
+  readonly stream: OperatorStream;
   /** Lines describing what the gateway uses, printed at start. */
   readonly summary: readonly string[];
   /** Warnings printed at start (an exposed port without TLS, say). */
@@ -265,9 +269,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       bus,
       metrics,
       log,
-      publish: mqtt
-        ? (deviceId, commandId, view) => mqtt.publishCommandState(deviceId, commandId, { ...view })
-        : undefined,
+      publish: (deviceId, commandId, view) => {
+        bus.emit('command', view);
+        mqtt?.publishCommandState(deviceId, commandId, { ...view });
+      },
       record: (record) => {
         // Command outcomes feed the dashboards; nobody waits for these points.
         void registry
@@ -417,13 +422,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerApiKeyRoutes(app, { keys, adminToken: config.ADMIN_TOKEN !== undefined });
   registerSchemaRoutes(app, { deviceTypes, keys });
   registerTelemetryRoutes(app, { keys, registry, deviceTypes, history });
+  registerStreamRoutes(app, { keys });
+  const stream = new OperatorStream({
+    bus,
+    keys,
+    log,
+    allowedOrigins: config.ALLOWED_ORIGINS,
+    maxBufferedBytes: config.MAX_OUTBOUND_BYTES,
+  });
 
   app.server.on('upgrade', (req, socket, head) => {
+    if (stream.handles(req)) return void stream.handleUpgrade(req, socket, head);
     void sessions.handleUpgrade(req, socket, head);
   });
 
   heartbeat.start();
   stats.start();
+  stream.start();
   // Started before listening, so no status transition of a device is missed.
   mqtt?.start();
   try {
@@ -432,6 +447,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await scheduler.start();
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (err) {
+    stream.stop();
     await scheduler.stop();
     await commands.stop();
     await mqtt?.stop();
@@ -479,6 +495,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const close = () => {
     closing ??= (async () => {
       await scheduler.stop();
+      stream.stop();
       await sessions.shutdown(() => sink.flush());
       // After the sessions and before the bridge, so the last command states are published.
       await commands.stop();
@@ -510,6 +527,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     mqtt,
     commands,
     scheduler,
+    stream,
     summary,
     warnings,
     tls,

@@ -78,6 +78,22 @@ export function registerApiKeyRoutes(
     async () => ({ keys: keys.list().map(view) }),
   );
 
+  api.get(
+    '/v1/api-keys/self',
+    {
+      onRequest: requireRole(keys, 'viewer'),
+      schema: {
+        tags: ['api keys'],
+        summary: 'The key this request is made with: its name and role',
+        description:
+          'Any role may ask. The operator console uses it to show only what the role allows (the API still enforces it).',
+        security,
+        response: { 200: apiKeySchema, ...auth },
+      },
+    },
+    async (req) => view(req.apiKey as ApiKey),
+  );
+
   api.delete(
     '/v1/api-keys/:id',
     {

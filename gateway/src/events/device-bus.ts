@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { CommandView } from '../commands/command-view.ts';
 
 /** Why a device went online or offline. */
 export type StatusReason =
@@ -54,10 +55,13 @@ interface DeviceBusEvents {
   status: [StatusChange];
   telemetry: [TelemetryAccepted];
   event: [EventAccepted];
+  /** A command entered a new state. */
+  command: [CommandView];
 }
 
 /**
- * The gateway's internal bus: device online/offline transitions and frames that became durable.
+ * The gateway's internal bus: device online/offline transitions, frames that became durable and
+ * command state changes.
  *
  * Listeners run synchronously in emit order, so every consumer (sink, MQTT bridge, API, command
  * delivery) sees one device's transitions and frames in the order they happened. A listener must

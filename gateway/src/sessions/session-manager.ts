@@ -39,9 +39,9 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Answers an upgrade request with a plain HTTP error; the WebSocket never starts. */
-function refuse(
+export function refuse(
   socket: Duplex,
-  code: HandshakeErrorCode | 'internal_error',
+  code: HandshakeErrorCode | 'internal_error' | 'unauthorized',
   message: string,
   extraHeaders: Record<string, string> = {},
 ): void {

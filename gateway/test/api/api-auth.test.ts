@@ -35,6 +35,8 @@ const ROUTES: ReadonlyArray<readonly [method: string, path: string, role: Role]>
   ['POST', '/v1/api-keys', 'admin'],
   ['GET', '/v1/api-keys', 'admin'],
   ['DELETE', '/v1/api-keys/{id}', 'admin'],
+  ['GET', '/v1/api-keys/self', 'viewer'],
+  ['GET', '/v1/stream', 'viewer'],
   ['GET', '/v1/schemas', 'viewer'],
   ['GET', '/v1/schemas/{type}', 'viewer'],
 ];
