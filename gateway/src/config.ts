@@ -136,6 +136,13 @@ export const configSchema = z
     COMMAND_MAX_PENDING: int(1, 1_000_000).default(1_000),
     COMMAND_MAX_IN_FLIGHT: int(1, 10_000).default(16),
     COMMAND_RETENTION_MS: int(1000, 366 * 86_400_000).default(7 * 86_400_000),
+    DATABASE_URL: optionalUrl(/^postgres(ql)?$/, 'postgres://user:pass@db.example.com:5432/iot'),
+    DATABASE_POOL_SIZE: int(1, 1_000).default(10),
+    INSTANCE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-" (at most 64)')
+      .optional(),
+    INSTANCE_LEASE_MS: int(1_000, 600_000).default(10_000),
   })
   .refine((c) => (c.TLS_CERT_FILE === undefined) === (c.TLS_KEY_FILE === undefined), {
     path: ['TLS_KEY_FILE'],
@@ -206,7 +213,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   );
 }
 
-const SECRET_SETTING = /TOKEN|PASSWORD/;
+const SECRET_SETTING = /TOKEN|PASSWORD|DATABASE_URL/;
 
 /** Reads a file a setting names; a missing or unreadable one is an `invalid_config` error. */
 export function readSettingFile(path: string, setting: string): Buffer {

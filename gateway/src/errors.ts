@@ -421,6 +421,16 @@ export const ERRORS = {
     retryable: false,
     hint: 'Fix every setting listed, then start again.',
   },
+  database_unavailable: {
+    surface: 'config',
+    retryable: true,
+    hint: 'DATABASE_URL names a PostgreSQL server that cannot be reached or refuses the login; check the URL, the network and the credentials.',
+  },
+  database_too_new: {
+    surface: 'config',
+    retryable: false,
+    hint: 'The database was migrated by a newer gateway; run that version (or newer) on every instance.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

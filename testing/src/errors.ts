@@ -16,7 +16,9 @@ export type HarnessErrorCode =
   /** InfluxDB answered a query with an error or a non-2xx status. */
   | 'TESTING_ERR_QUERY_FAILED'
   /** `waitUntil()` ran out of time before its predicate held. */
-  | 'TESTING_ERR_WAIT_TIMEOUT';
+  | 'TESTING_ERR_WAIT_TIMEOUT'
+  /** The PostgreSQL server the tests use cannot be reached. */
+  | 'TESTING_ERR_POSTGRES_UNAVAILABLE';
 
 /** An error raised by the test harness; `code` is stable, `message` is for humans. */
 export class HarnessError extends Error {

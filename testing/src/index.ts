@@ -15,6 +15,12 @@ export {
   type MosquittoServer,
   startMosquitto,
 } from './mosquitto-server.ts';
+export {
+  createPostgresDatabase,
+  DEFAULT_POSTGRES_ADMIN_URL,
+  type PostgresDatabase,
+  type PostgresDatabaseOptions,
+} from './postgres-database.ts';
 export { type Services, type ServicesOptions, startServices } from './services.ts';
 export type { StopOptions, TestServer } from './test-server.ts';
 export { DEFAULT_WAIT_UNTIL_OPTIONS, type WaitUntilOptions, waitUntil } from './wait-until.ts';

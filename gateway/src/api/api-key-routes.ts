@@ -59,7 +59,7 @@ export function registerApiKeyRoutes(
       },
     },
     async (req, reply) => {
-      const { key, secret } = keys.create(req.body.name, req.body.role);
+      const { key, secret } = await keys.create(req.body.name, req.body.role);
       return reply.code(201).send({ key: view(key), secret });
     },
   );
@@ -75,7 +75,7 @@ export function registerApiKeyRoutes(
         response: { 200: z.object({ keys: z.array(apiKeySchema) }), ...auth },
       },
     },
-    async () => ({ keys: keys.list().map(view) }),
+    async () => ({ keys: (await keys.list()).map(view) }),
   );
 
   api.get(
@@ -113,7 +113,7 @@ export function registerApiKeyRoutes(
       },
     },
     async (req, reply) => {
-      const live = keys.list();
+      const live = await keys.list();
       const key = live.find((k) => k.id === req.params.id);
       if (!key) throw new GatewayError('api_key_not_found', `no live API key ${req.params.id}`);
       // With no ADMIN_TOKEN, the last admin key is the only way in: keep it.
@@ -123,7 +123,7 @@ export function registerApiKeyRoutes(
           throw new GatewayError('last_admin_key', 'this is the last admin key');
         }
       }
-      keys.revoke(key.id);
+      await keys.revoke(key.id);
       return reply.code(204).send(null);
     },
   );

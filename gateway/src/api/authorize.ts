@@ -19,7 +19,7 @@ export function requireRole(keys: ApiKeyStore, role: Role) {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) return sendError(reply, 'unauthorized', 'missing API key');
-    const key = keys.verify(match[1] as string);
+    const key = await keys.verify(match[1] as string);
     if (!key) return sendError(reply, 'unauthorized', 'unknown or revoked API key');
     if (!roleAllows(key.role, role)) {
       return sendError(

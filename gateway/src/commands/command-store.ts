@@ -44,6 +44,10 @@ export interface CommandRecord {
   readonly fleetId?: string;
   /** The API key id (or `mqtt`) that asked for it. */
   readonly requestedBy?: string;
+  /** The gateway instance that accepted it (shared stores only). */
+  readonly acceptedBy?: string;
+  /** The gateway instance that sent it to the device (shared stores only). */
+  readonly sentBy?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
   /** Delivery deadline (created + ttl); also the `expiresAt` of the command frame. */
@@ -67,6 +71,8 @@ export interface NewCommand {
   readonly source: CommandOrigin;
   readonly fleetId?: string;
   readonly requestedBy?: string;
+  /** The gateway instance that accepts it; kept by shared stores. */
+  readonly acceptedBy?: string;
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly timeoutMs: number;
@@ -75,6 +81,8 @@ export interface NewCommand {
 /** What changes with a state transition besides the state. */
 export interface TransitionPatch {
   readonly at: number;
+  /** The gateway instance making the change; kept as `sentBy` on the move to `sent`. */
+  readonly by?: string;
   readonly result?: JsonValue;
   readonly error?: CommandError;
 }
@@ -137,6 +145,11 @@ export interface CommandStore {
   ): Promise<Map<string, { queued: number; sent: number }>>;
   /** Every command in `state`, for recovery at start. */
   inState(state: CommandState): Promise<CommandRecord[]>;
+  /**
+   * Commands still `sent` that `instanceId` sent, to settle when that instance is lost. The
+   * embedded store serves a single instance and keeps no sender: it returns none.
+   */
+  sentBy(instanceId: string): Promise<CommandRecord[]>;
   /**
    * Moves a command to `to` if it is in one of `from`; returns the updated record, or undefined
    * when it was not in `from` (another writer got there first).

@@ -217,6 +217,10 @@ export class SqliteCommandStore implements CommandStore {
     ).map(toRecord);
   }
 
+  async sentBy(_instanceId: string): Promise<CommandRecord[]> {
+    return [];
+  }
+
   async transition(
     id: string,
     from: readonly CommandState[],

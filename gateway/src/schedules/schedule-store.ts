@@ -48,6 +48,12 @@ export interface ScheduleStore {
   list(): Promise<ScheduleRecord[]>;
   /** Deletes the schedule and its runs; false when there was none. */
   delete(id: string): Promise<boolean>;
+  /**
+   * Claims the run of a schedule for one cron slot (epoch ms of its second): true for the first
+   * caller only, so instances sharing the store fire each slot once. False when the schedule is
+   * gone.
+   */
+  claimRun(scheduleId: string, slot: number, instanceId: string): Promise<boolean>;
   recordRun(run: Omit<ScheduleRun, 'seq'>): Promise<ScheduleRun>;
   /** Newest first; `before` continues after the last `seq` of a previous page. */
   runs(scheduleId: string, limit: number, before?: number): Promise<ScheduleRun[]>;

@@ -99,6 +99,17 @@ export class SqliteScheduleStore implements ScheduleStore {
     return this.#db.prepare('DELETE FROM schedules WHERE id = ?').run(id).changes > 0;
   }
 
+  async claimRun(scheduleId: string, slot: number, instanceId: string): Promise<boolean> {
+    return (
+      this.#db
+        .prepare(
+          `INSERT OR IGNORE INTO schedule_claims (schedule_id, at, instance_id)
+           SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM schedules WHERE id = ?)`,
+        )
+        .run(scheduleId, slot, instanceId, scheduleId).changes > 0
+    );
+  }
+
   async recordRun(run: Omit<ScheduleRun, 'seq'>): Promise<ScheduleRun> {
     const row = this.#db
       .prepare(
@@ -131,6 +142,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async purgeRuns(before: number): Promise<number> {
+    this.#db.prepare('DELETE FROM schedule_claims WHERE at < ?').run(before);
     return this.#db.prepare('DELETE FROM schedule_runs WHERE at < ?').run(before).changes;
   }
 }

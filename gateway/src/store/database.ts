@@ -97,6 +97,13 @@ const MIGRATIONS: readonly string[] = [
   // before), `cert_sha256` optionally pins one certificate.
   `ALTER TABLE devices ADD COLUMN auth TEXT;
    ALTER TABLE devices ADD COLUMN cert_sha256 TEXT;`,
+  // One claim per schedule and cron slot: a slot fires once however many timers see it.
+  `CREATE TABLE schedule_claims (
+     schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+     at INTEGER NOT NULL,
+     instance_id TEXT NOT NULL,
+     PRIMARY KEY (schedule_id, at)
+   );`,
 ];
 
 /** Opens (and creates or upgrades) the gateway's embedded database in `dataDir`. */

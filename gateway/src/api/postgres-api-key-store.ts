@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { API_KEY_PREFIX, hashSecret, newSecret, secretMatches } from '../auth/secrets.ts';
+import type { PostgresPool } from '../store/postgres.ts';
+import type { ApiKey, ApiKeyRow, ApiKeyStore, Role } from './api-key-store.ts';
+import { AdminToken, toApiKey } from './api-key-store.ts';
+
+/** API keys in a PostgreSQL database shared by every gateway instance. */
+export class PostgresApiKeyStore implements ApiKeyStore {
+  readonly #pool: PostgresPool;
+  readonly #admin: AdminToken;
+
+  constructor(pool: PostgresPool, adminToken: string | undefined) {
+    this.#pool = pool;
+    this.#admin = new AdminToken(adminToken);
+  }
+
+  async verify(secret: string): Promise<ApiKey | undefined> {
+    const admin = this.#admin.match(secret);
+    if (admin) return admin;
+    const { rows } = await this.#pool.query<ApiKeyRow>(
+      'SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+      [hashSecret(secret)],
+    );
+    const row = rows[0];
+    if (!row || !secretMatches(secret, row.key_hash)) return undefined;
+    return toApiKey(row);
+  }
+
+  async create(name: string, role: Role): Promise<{ key: ApiKey; secret: string }> {
+    const secret = newSecret(API_KEY_PREFIX);
+    const id = randomUUID();
+    const createdAt = Date.now();
+    await this.#pool.query(
+      'INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)',
+      [id, name, role, hashSecret(secret), createdAt],
+    );
+    return { key: { id, name, role, createdAt }, secret };
+  }
+
+  async list(): Promise<ApiKey[]> {
+    const { rows } = await this.#pool.query<ApiKeyRow>(
+      'SELECT * FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id',
+    );
+    return rows.map(toApiKey);
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    const result = await this.#pool.query(
+      'UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
+      [id, Date.now()],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async hasAdmin(): Promise<boolean> {
+    if (this.#admin.set) return true;
+    const { rows } = await this.#pool.query(
+      "SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL LIMIT 1",
+    );
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,352 @@
+import type { CommandError, JsonObject, JsonValue } from '@iot-gateway/schemas';
+import type pg from 'pg';
+import type { PostgresPool } from '../store/postgres.ts';
+import { inTransaction } from '../store/postgres.ts';
+import type {
+  CommandListFilter,
+  CommandOrigin,
+  CommandRecord,
+  CommandState,
+  CommandStore,
+  DeviceSelector,
+  FleetRecord,
+  NewCommand,
+  SkippedDevice,
+  TransitionPatch,
+} from './command-store.ts';
+import { CommandIdTakenError, isTerminal } from './command-store.ts';
+
+interface CommandRow {
+  seq: number;
+  id: string;
+  device_id: string;
+  name: string;
+  params: string;
+  state: CommandState;
+  source: CommandOrigin;
+  fleet_id: string | null;
+  requested_by: string | null;
+  accepted_by: string | null;
+  sent_by: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  timeout_ms: number;
+  sent_at: number | null;
+  finished_at: number | null;
+  deadline_at: number | null;
+  result: string | null;
+  error: string | null;
+}
+
+interface FleetRow {
+  id: string;
+  name: string;
+  params: string;
+  selector: string;
+  source: 'api' | 'schedule';
+  schedule_id: string | null;
+  requested_by: string | null;
+  created_at: number;
+  targeted: number;
+  skipped: string;
+}
+
+function toRecord(row: CommandRow): CommandRecord {
+  return {
+    seq: row.seq,
+    id: row.id,
+    deviceId: row.device_id,
+    name: row.name,
+    params: JSON.parse(row.params) as JsonObject,
+    state: row.state,
+    source: row.source,
+    ...(row.fleet_id !== null ? { fleetId: row.fleet_id } : {}),
+    ...(row.requested_by !== null ? { requestedBy: row.requested_by } : {}),
+    ...(row.accepted_by !== null ? { acceptedBy: row.accepted_by } : {}),
+    ...(row.sent_by !== null ? { sentBy: row.sent_by } : {}),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    expiresAt: row.expires_at,
+    timeoutMs: row.timeout_ms,
+    ...(row.sent_at !== null ? { sentAt: row.sent_at } : {}),
+    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
+    ...(row.deadline_at !== null ? { deadlineAt: row.deadline_at } : {}),
+    ...(row.result !== null ? { result: JSON.parse(row.result) as JsonValue } : {}),
+    ...(row.error !== null ? { error: JSON.parse(row.error) as CommandError } : {}),
+  };
+}
+
+function toFleet(row: FleetRow): FleetRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    params: JSON.parse(row.params) as JsonObject,
+    selector: JSON.parse(row.selector) as DeviceSelector,
+    source: row.source,
+    ...(row.schedule_id !== null ? { scheduleId: row.schedule_id } : {}),
+    ...(row.requested_by !== null ? { requestedBy: row.requested_by } : {}),
+    createdAt: row.created_at,
+    targeted: row.targeted,
+    skipped: JSON.parse(row.skipped) as SkippedDevice[],
+  };
+}
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Commands in a PostgreSQL database shared by every gateway instance. */
+export class PostgresCommandStore implements CommandStore {
+  readonly #pool: PostgresPool;
+
+  constructor(pool: PostgresPool) {
+    this.#pool = pool;
+  }
+
+  async insert(commands: readonly NewCommand[]): Promise<void> {
+    if (commands.length === 0) return;
+    await inTransaction(this.#pool, (client) => insertAll(client, commands));
+  }
+
+  async get(id: string): Promise<CommandRecord | undefined> {
+    const { rows } = await this.#pool.query<CommandRow>('SELECT * FROM commands WHERE id = $1', [
+      id,
+    ]);
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async list(filter: CommandListFilter): Promise<CommandRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (filter.deviceId !== undefined) where.push(`device_id = ${p(filter.deviceId)}`);
+    if (filter.fleetId !== undefined) where.push(`fleet_id = ${p(filter.fleetId)}`);
+    if (filter.states && filter.states.length > 0) {
+      where.push(`state = ANY(${p(filter.states)})`);
+    }
+    if (filter.before !== undefined) where.push(`seq < ${p(filter.before)}`);
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const { rows } = await this.#pool.query<CommandRow>(
+      `SELECT * FROM commands ${clause} ORDER BY seq DESC LIMIT ${p(filter.limit)}`,
+      params,
+    );
+    return rows.map(toRecord);
+  }
+
+  async queued(deviceId: string, limit: number): Promise<CommandRecord[]> {
+    if (limit <= 0) return [];
+    const { rows } = await this.#pool.query<CommandRow>(
+      "SELECT * FROM commands WHERE device_id = $1 AND state = 'queued' ORDER BY seq LIMIT $2",
+      [deviceId, limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  async activeCounts(deviceIds: readonly string[]) {
+    const counts = new Map<string, { queued: number; sent: number }>();
+    if (deviceIds.length === 0) return counts;
+    const { rows } = await this.#pool.query<{
+      device_id: string;
+      state: 'queued' | 'sent';
+      n: number;
+    }>(
+      `SELECT device_id, state, count(*)::int AS n FROM commands
+         WHERE state IN ('queued', 'sent') AND device_id = ANY($1)
+         GROUP BY device_id, state`,
+      [deviceIds],
+    );
+    for (const row of rows) {
+      const entry = counts.get(row.device_id) ?? { queued: 0, sent: 0 };
+      entry[row.state] = row.n;
+      counts.set(row.device_id, entry);
+    }
+    return counts;
+  }
+
+  async inState(state: CommandState): Promise<CommandRecord[]> {
+    const { rows } = await this.#pool.query<CommandRow>(
+      'SELECT * FROM commands WHERE state = $1 ORDER BY seq',
+      [state],
+    );
+    return rows.map(toRecord);
+  }
+
+  async sentBy(instanceId: string): Promise<CommandRecord[]> {
+    const { rows } = await this.#pool.query<CommandRow>(
+      "SELECT * FROM commands WHERE state = 'sent' AND sent_by = $1 ORDER BY seq",
+      [instanceId],
+    );
+    return rows.map(toRecord);
+  }
+
+  async transition(
+    id: string,
+    from: readonly CommandState[],
+    to: CommandState,
+    patch: TransitionPatch,
+  ): Promise<CommandRecord | undefined> {
+    const terminal = isTerminal(to);
+    const { rows } = await this.#pool.query<CommandRow>(
+      `UPDATE commands SET
+           state = $2::text,
+           updated_at = $3::bigint,
+           sent_at = CASE WHEN $2::text = 'sent' THEN $3::bigint ELSE sent_at END,
+           sent_by = CASE WHEN $2::text = 'sent' THEN $8::text ELSE sent_by END,
+           finished_at = CASE WHEN $4::boolean THEN $3::bigint ELSE finished_at END,
+           deadline_at = CASE WHEN $4::boolean THEN NULL
+                              WHEN $2::text = 'sent' THEN $3::bigint + timeout_ms
+                              ELSE deadline_at END,
+           result = coalesce($5::text, result),
+           error = coalesce($6::text, error)
+         WHERE id = $1 AND state = ANY($7::text[])
+         RETURNING *`,
+      [
+        id,
+        to,
+        patch.at,
+        terminal,
+        patch.result === undefined ? null : JSON.stringify(patch.result),
+        patch.error === undefined ? null : JSON.stringify(patch.error),
+        from,
+        patch.by ?? null,
+      ],
+    );
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async overdue(now: number, limit: number): Promise<CommandRecord[]> {
+    const { rows } = await this.#pool.query<CommandRow>(
+      'SELECT * FROM commands WHERE deadline_at IS NOT NULL AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2',
+      [now, limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  async countByState() {
+    const { rows } = await this.#pool.query<{ state: CommandState; n: number }>(
+      'SELECT state, count(*)::int AS n FROM commands GROUP BY state',
+    );
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  async insertFleet(fleet: FleetRecord, commands: readonly NewCommand[]): Promise<void> {
+    await inTransaction(this.#pool, async (client) => {
+      await client.query(
+        `INSERT INTO fleet_commands (id, name, params, selector, source, schedule_id, requested_by,
+           created_at, targeted, skipped)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          fleet.id,
+          fleet.name,
+          JSON.stringify(fleet.params),
+          JSON.stringify(fleet.selector),
+          fleet.source,
+          fleet.scheduleId ?? null,
+          fleet.requestedBy ?? null,
+          fleet.createdAt,
+          fleet.targeted,
+          JSON.stringify(fleet.skipped),
+        ],
+      );
+      await insertAll(client, commands);
+    });
+  }
+
+  async getFleet(id: string): Promise<FleetRecord | undefined> {
+    const { rows } = await this.#pool.query<FleetRow>(
+      'SELECT * FROM fleet_commands WHERE id = $1',
+      [id],
+    );
+    return rows[0] ? toFleet(rows[0]) : undefined;
+  }
+
+  async fleetStates(id: string) {
+    const { rows } = await this.#pool.query<{ state: CommandState; n: number }>(
+      'SELECT state, count(*)::int AS n FROM commands WHERE fleet_id = $1 GROUP BY state',
+      [id],
+    );
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  async purge(before: number): Promise<number> {
+    return inTransaction(this.#pool, async (client) => {
+      const deleted = await client.query(
+        'DELETE FROM commands WHERE finished_at IS NOT NULL AND finished_at < $1',
+        [before],
+      );
+      await client.query(
+        `DELETE FROM fleet_commands WHERE created_at < $1
+           AND NOT EXISTS (SELECT 1 FROM commands WHERE commands.fleet_id = fleet_commands.id)`,
+        [before],
+      );
+      return deleted.rowCount ?? 0;
+    });
+  }
+}
+
+/** Inserts in one statement; a taken id fails the whole statement (and the transaction). */
+async function insertAll(client: Queryable, commands: readonly NewCommand[]): Promise<void> {
+  if (commands.length === 0) return;
+  // unnest keeps the statement's size independent of the batch: one array per column.
+  const cols = {
+    id: [] as string[],
+    device: [] as string[],
+    name: [] as string[],
+    params: [] as string[],
+    source: [] as string[],
+    fleet: [] as Array<string | null>,
+    requestedBy: [] as Array<string | null>,
+    acceptedBy: [] as Array<string | null>,
+    created: [] as number[],
+    expires: [] as number[],
+    timeout: [] as number[],
+  };
+  for (const c of commands) {
+    cols.id.push(c.id);
+    cols.device.push(c.deviceId);
+    cols.name.push(c.name);
+    cols.params.push(JSON.stringify(c.params));
+    cols.source.push(c.source);
+    cols.fleet.push(c.fleetId ?? null);
+    cols.requestedBy.push(c.requestedBy ?? null);
+    cols.acceptedBy.push(c.acceptedBy ?? null);
+    cols.created.push(c.createdAt);
+    cols.expires.push(c.expiresAt);
+    cols.timeout.push(c.timeoutMs);
+  }
+  try {
+    await client.query(
+      `INSERT INTO commands (id, device_id, name, params, state, source, fleet_id, requested_by,
+         accepted_by, created_at, updated_at, expires_at, timeout_ms, deadline_at)
+       SELECT id, device_id, name, params, 'queued', source, fleet_id, requested_by, accepted_by,
+         created_at, created_at, expires_at, timeout_ms, expires_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+         $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
+         WITH ORDINALITY AS t(id, device_id, name, params, source, fleet_id, requested_by,
+           accepted_by, created_at, expires_at, timeout_ms, n)
+       ORDER BY n`,
+      [
+        cols.id,
+        cols.device,
+        cols.name,
+        cols.params,
+        cols.source,
+        cols.fleet,
+        cols.requestedBy,
+        cols.acceptedBy,
+        cols.created,
+        cols.expires,
+        cols.timeout,
+      ],
+    );
+  } catch (err) {
+    const e = err as { code?: string; detail?: string };
+    if (e.code === '23505') {
+      const taken = /\(id\)=\((.*)\)/.exec(e.detail ?? '')?.[1] ?? commands[0]?.id ?? '';
+      throw new CommandIdTakenError(taken);
+    }
+    throw err;
+  }
+}
