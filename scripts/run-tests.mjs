@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const workspaces = ['schemas', 'testing', 'gateway', 'device-sim', 'grafana'];
+const workspaces = ['schemas', 'testing', 'gateway', 'device-sim', 'grafana', 'bench'];
 
 function findTests(dir) {
   let entries;

@@ -106,6 +106,11 @@ export class GatewayProcess {
     return rssBytes(this.pid);
   }
 
+  /** SIGKILL: the crash no shutdown hook sees. Resolves once the process is gone. */
+  async kill(): Promise<void> {
+    await this.#process.kill('SIGKILL');
+  }
+
   /** SIGTERM (graceful: sessions drained, profile written), SIGKILL after `timeoutMs`. */
   stop(timeoutMs = 30_000): Promise<void> {
     return this.#process.stop(timeoutMs);

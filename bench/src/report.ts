@@ -409,7 +409,13 @@ export function writeResults(dir: string, results: BenchResults): string {
  * Replaces the text between `begin` and `end` in `file`, keeping the hand-written text around
  * it; appends it under `heading` the first time.
  */
-function replaceSection(file: string, begin: string, end: string, body: string, heading: string) {
+export function replaceSection(
+  file: string,
+  begin: string,
+  end: string,
+  body: string,
+  heading: string,
+): void {
   const section = `${begin}\n\n${body}\n\n${end}`;
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const from = text.indexOf(begin);

@@ -77,6 +77,7 @@ export const simOptionsSchema = z.strictObject({
   processes: int(0, 256).default(0),
   perProcess: int(1, 60_000).default(15_000),
   json: z.boolean().default(false),
+  ledger: z.string().min(1).optional(),
   statusInterval: num(0.2, 3600).default(5),
   seed: int(0, 2 ** 32 - 1).optional(),
 });
@@ -111,6 +112,7 @@ const FLAGS = {
   processes: { type: 'string' },
   'per-process': { type: 'string' },
   json: { type: 'boolean' },
+  ledger: { type: 'string' },
   'status-interval': { type: 'string' },
   seed: { type: 'string' },
   help: { type: 'boolean', short: 'h' },

@@ -1,5 +1,6 @@
 import type { DeviceTypeRegistry } from '@iot-gateway/schemas';
 import type { DeviceSpec } from './fleet-plan.ts';
+import { writeLedgerFile } from './ledger-file.ts';
 import { hashString, type Random, seededRandom } from './random.ts';
 import { SimStats, type StatsSnapshot } from './sim-stats.ts';
 import type { DeviceBehaviour } from './simulated-device.ts';
@@ -26,6 +27,8 @@ export interface FleetConfig {
   readonly churnPerMin: number;
   readonly churnOfflineMs: number;
   readonly seed: number;
+  /** Where each process writes its devices' ledgers at stop (see ledger-file.ts); off if unset. */
+  readonly ledgerDir?: string;
 }
 
 const RAMP_TICK_MS = 50;
@@ -51,7 +54,8 @@ export class Fleet implements FleetRunner {
       const type = registry.get(spec.type);
       if (!type) throw new Error(`device ${spec.id}: unknown device type ${spec.type}`);
       const random = seededRandom(hashString(spec.id) ^ config.seed);
-      return new SimulatedDevice(spec, type, config.behaviour, this.stats, random);
+      const behaviour = config.ledgerDir ? { ...config.behaviour, ledger: true } : config.behaviour;
+      return new SimulatedDevice(spec, type, behaviour, this.stats, random);
     });
     this.stats.devices = this.devices.length;
     this.stats.bufferedNow = () => {
@@ -88,6 +92,10 @@ export class Fleet implements FleetRunner {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     await Promise.all(this.devices.map((d) => d.stop(drainMs)));
+    if (this.#config.ledgerDir) {
+      const ledgers = new Map(this.devices.map((d) => [d.spec.id, d.ledger!] as const));
+      writeLedgerFile(this.#config.ledgerDir, ledgers);
+    }
     return this.stats.snapshot();
   }
 

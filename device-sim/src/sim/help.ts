@@ -53,6 +53,8 @@ Commands (handled by every simulated device)
 
 Output
   --json                  print the summary as JSON on stdout
+  --ledger DIR            write each acked reading's time and each delivered command id
+                          per device into DIR at exit, to check against the gateway's storage
   --status-interval S     seconds between status lines when stderr is not a terminal      [5]
   --seed N                seed the sensor models for repeatable data
   -h, --help              this text

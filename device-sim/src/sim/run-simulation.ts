@@ -149,6 +149,7 @@ export async function runSimulation(options: SimOptions, io: SimIo): Promise<num
     churnPerMin: options.churn,
     churnOfflineMs: options.churnOffline * 1000,
     seed: options.seed ?? randomInt(2 ** 32 - 1),
+    ...(options.ledger ? { ledgerDir: options.ledger } : {}),
   };
   const runner: FleetRunner =
     processes > 1

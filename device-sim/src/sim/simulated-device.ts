@@ -24,6 +24,16 @@ export interface DeviceBehaviour {
   /** Share of readings replaced by invalid data or malformed frames. */
   readonly invalidShare: number;
   readonly firmwareMs: number;
+  /** Keep every acked reading's timestamp and every command id delivered (a soak's ledger). */
+  readonly ledger?: boolean;
+}
+
+/** What one device saw, for checking a run against the gateway's storage afterwards. */
+export interface DeviceLedger {
+  /** Timestamps (ms) of the readings the gateway acked, each once. */
+  readonly acked: number[];
+  /** Ids of the commands delivered, in arrival order; a repeat means a command came twice. */
+  readonly commands: string[];
 }
 
 /** The simulator's devices accept the built-in commands, whatever their type. */
@@ -60,6 +70,8 @@ export class SimulatedDevice {
   #rebooting = false;
   #stopped = false;
   #firmware = '1.0.0';
+  #lastTs = 0;
+  readonly ledger: DeviceLedger | undefined;
 
   constructor(
     spec: DeviceSpec,
@@ -75,6 +87,7 @@ export class SimulatedDevice {
     this.#model = createSensorModel(type, random);
     this.#max = behaviour.rate === 'max';
     this.#intervalMs = behaviour.rate === 'max' ? 1000 : 1000 / behaviour.rate;
+    this.ledger = behaviour.ledger ? { acked: [], commands: [] } : undefined;
     this.client = new DeviceClient<SimShape>({
       url: behaviour.gatewayUrl,
       credentials: spec.token,
@@ -178,8 +191,9 @@ export class SimulatedDevice {
       // Rejected readings are counted where their promise settles.
       if (error.seq === undefined) stats.frameError(error.code);
     });
-    this.client.on('command', () => {
+    this.client.on('command', (command) => {
       stats.commands.received++;
+      this.ledger?.commands.push(command.id);
     });
   }
 
@@ -230,7 +244,19 @@ export class SimulatedDevice {
     }
     this.#stats.sent++;
     this.#outstanding++;
-    this.client.sendTelemetry(metrics).then(this.#onAck, this.#onReject);
+    const ledger = this.ledger;
+    if (ledger) {
+      // The device stamps its readings itself, one millisecond apart at least, so each acked
+      // reading can be found again by its time.
+      const ts = now > this.#lastTs ? now : this.#lastTs + 1;
+      this.#lastTs = ts;
+      this.client.sendTelemetry(metrics, ts).then((info) => {
+        ledger.acked.push(ts);
+        this.#onAck(info);
+      }, this.#onReject);
+    } else {
+      this.client.sendTelemetry(metrics).then(this.#onAck, this.#onReject);
+    }
     return true;
   }
 
