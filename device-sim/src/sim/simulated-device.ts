@@ -9,6 +9,7 @@ import { createWsTransport } from '../sdk/ws-transport.ts';
 import type { DeviceSpec } from './fleet-plan.ts';
 import type { Random } from './random.ts';
 import { createSensorModel, hasSetpoint, type SensorModel } from './sensor-models/index.ts';
+import { SensorEvents } from './sensor-models/sensor-events.ts';
 import type { SimStats } from './sim-stats.ts';
 
 /** How every device of a run behaves. */
@@ -56,6 +57,7 @@ export class SimulatedDevice {
   readonly spec: DeviceSpec;
   readonly client: DeviceClient<SimShape>;
   readonly #model: SensorModel;
+  readonly #events: SensorEvents;
   readonly #behaviour: DeviceBehaviour;
   readonly #stats: SimStats;
   readonly #random: Random;
@@ -85,6 +87,7 @@ export class SimulatedDevice {
     this.#stats = stats;
     this.#random = random;
     this.#model = createSensorModel(type, random);
+    this.#events = new SensorEvents(type, random);
     this.#max = behaviour.rate === 'max';
     this.#intervalMs = behaviour.rate === 'max' ? 1000 : 1000 / behaviour.rate;
     this.ledger = behaviour.ledger ? { acked: [], commands: [] } : undefined;
@@ -241,6 +244,8 @@ export class SimulatedDevice {
       this.#stats.chaos.invalidReadings++;
     } else {
       metrics = this.#model.sample(now);
+      // Benchmarks (max mode) measure readings only.
+      if (!this.#max) this.#raise(metrics);
     }
     this.#stats.sent++;
     this.#outstanding++;
@@ -258,6 +263,13 @@ export class SimulatedDevice {
       this.client.sendTelemetry(metrics).then(this.#onAck, this.#onReject);
     }
     return true;
+  }
+
+  /** Sends the warnings and errors a reading gives rise to; each settles on its own. */
+  #raise(metrics: Metrics): void {
+    for (const e of this.#events.check(metrics)) {
+      this.client.sendEvent(e.name, { severity: e.severity, data: e.data }).catch(() => {});
+    }
   }
 
   readonly #onAck = (info: AckInfo): void => {
