@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +17,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { WebSocketServer } from 'ws';
 import { registerApiKeyRoutes } from './api/api-key-routes.ts';
-import { ApiKeyStore } from './api/api-key-store.ts';
+import type { ApiKeyStore } from './api/api-key-store.ts';
 import { registerCommandRoutes } from './api/command-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
@@ -28,7 +28,7 @@ import { registerSchemaRoutes } from './api/schema-routes.ts';
 import { registerTelemetryRoutes } from './api/telemetry-routes.ts';
 import { DeviceAuthenticator, PROTOCOL_V1 } from './auth/device-authenticator.ts';
 import { CommandService } from './commands/command-service.ts';
-import { SqliteCommandStore } from './commands/sqlite-command-store.ts';
+
 import type { Config } from './config.ts';
 import { readSettingFile } from './config.ts';
 import { registerConsoleRoutes } from './console/console-routes.ts';
@@ -42,9 +42,9 @@ import { createLogger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { MqttBridge } from './mqtt/mqtt-bridge.ts';
 import { defaultClientId } from './mqtt/mqtt-bridge-options.ts';
-import { SqliteDeviceRegistry } from './registry/sqlite-device-registry.ts';
+
 import { Scheduler } from './schedules/scheduler.ts';
-import { SqliteScheduleStore } from './schedules/sqlite-schedule-store.ts';
+
 import { commandLine, deviceTags, statusLine } from './sessions/frame-points.ts';
 import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
 import { PressureGate } from './sessions/pressure-gate.ts';
@@ -56,7 +56,7 @@ import { SpoolOnlySink } from './sink/spool-only-sink.ts';
 import type { TelemetrySink } from './sink/telemetry-sink.ts';
 import { Spool } from './spool/spool.ts';
 import { StatsReporter } from './stats-reporter.ts';
-import { openDatabase } from './store/database.ts';
+import { openStores } from './store/stores.ts';
 import { OperatorStream } from './stream/operator-stream.ts';
 import { registerStreamRoutes } from './stream/stream-routes.ts';
 import { SummaryLog } from './summary-log.ts';
@@ -118,10 +118,14 @@ function instanceSuffix(dataDir: string): string {
  * Returns the key's file while it exists: it is mentioned at every start, so an operator who
  * forgot where the key went finds it, and one who stored it elsewhere is reminded to delete it.
  */
-function bootstrapAdmin(keys: ApiKeyStore, dataDir: string, log: Logger): string | undefined {
+async function bootstrapAdmin(
+  keys: ApiKeyStore,
+  dataDir: string,
+  log: Logger,
+): Promise<string | undefined> {
   const file = join(dataDir, 'admin-api-key');
-  if (keys.hasAdmin()) return existsSync(file) ? file : undefined;
-  const { secret } = keys.create('bootstrap admin', 'admin');
+  if (await keys.hasAdmin()) return existsSync(file) ? file : undefined;
+  const { secret } = await keys.create('bootstrap admin', 'admin');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   log.warn({ file }, 'no ADMIN_TOKEN set: created an admin API key, stored in this file only');
   return file;
@@ -146,11 +150,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const log = options.logger ?? createLogger(config.LOG_LEVEL);
   const deviceTypes = loadDeviceTypes(config.DEVICE_TYPES_FILE);
-  const db = openDatabase(config.DATA_DIR);
-  const registry = new SqliteDeviceRegistry(db);
-  const keys = new ApiKeyStore(db, config.ADMIN_TOKEN);
-  const adminKeyFile = bootstrapAdmin(keys, config.DATA_DIR, log);
-  if (!keys.hasAdmin()) throw new Error('no admin key could be created');
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  const stores = await openStores(config);
+  const { registry, keys } = stores;
+  const adminKeyFile = await bootstrapAdmin(keys, config.DATA_DIR, log);
+  if (!(await keys.hasAdmin())) throw new Error('no admin key could be created');
 
   const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const bus = new DeviceBus();
@@ -263,7 +267,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const commands = new CommandService(
     {
-      store: new SqliteCommandStore(db),
+      store: stores.commands,
       registry,
       deviceTypes,
       sessions,
@@ -293,7 +297,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   context.commands = commands;
   mqtt?.setCommandIngress(commands);
   const scheduler = new Scheduler(
-    { store: new SqliteScheduleStore(db), commands, deviceTypes, metrics, log },
+    { store: stores.schedules, commands, deviceTypes, metrics, log },
     { retentionMs: config.COMMAND_RETENTION_MS },
   );
   const history = config.INFLUX_URL
@@ -392,7 +396,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     tls: tls !== undefined,
     checks: [
-      { name: 'store', check: () => ({ ok: db.open }) },
+      { name: 'store', check: () => ({ ok: stores.ready() }) },
       { name: 'sink', check: () => ({ ok: sink.describe().ready }) },
       // A broker outage does not take the gateway out of rotation while the bridge can buffer:
       // all instances share the broker, so none would be left.
@@ -457,7 +461,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     stats.stop();
     stalls.stop();
     await sink.close();
-    db.close();
+    await stores.close();
     throw err;
   }
   tls?.watch();
@@ -479,7 +483,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     tls
       ? `TLS: on (${tls.state.subject}, valid until ${tls.state.validTo}; reloaded on change or SIGHUP)${tls.state.clientCertificates ? '; X.509 devices: client certificates chained to TLS_CLIENT_CA_FILE' : ''}`
       : 'TLS: off (set TLS_CERT_FILE and TLS_KEY_FILE to serve HTTPS and WSS on this port)',
-    `data directory ${config.DATA_DIR} (registry gateway.db, spool spool/)`,
+    `data directory ${config.DATA_DIR} (spool spool/)`,
+    stores.description,
     `telemetry: ${describeSink(sink, config)}`,
     mqtt ? mqtt.describe() : 'MQTT bridge: off (MQTT_URL unset)',
     `device types: ${deviceTypes
@@ -513,7 +518,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const seen = new Map<string, number>();
       for (const s of sessions.values()) seen.set(s.device.id, s.lastSeen);
       await registry.touch(seen);
-      db.close();
+      await stores.close();
     })();
     return closing;
   };
