@@ -27,6 +27,10 @@ import { registerScheduleRoutes } from './api/schedule-routes.ts';
 import { registerSchemaRoutes } from './api/schema-routes.ts';
 import { registerTelemetryRoutes } from './api/telemetry-routes.ts';
 import { DeviceAuthenticator, PROTOCOL_V1 } from './auth/device-authenticator.ts';
+import { Cluster } from './cluster/cluster.ts';
+import { defaultInstanceId } from './cluster/instance-id.ts';
+import { PostgresPresenceStore } from './cluster/postgres-presence-store.ts';
+import { LocalPresence } from './cluster/presence.ts';
 import { CommandService } from './commands/command-service.ts';
 
 import type { Config } from './config.ts';
@@ -83,6 +87,10 @@ export interface Gateway {
   readonly mqtt: MqttBridge | undefined;
   readonly commands: CommandService;
   readonly scheduler: Scheduler;
+  /** INSTANCE_ID, or the one made at start. */
+  readonly instanceId: string;
+  /** This instance's part in a cluster, when the stores are shared (DATABASE_URL). */
+  readonly cluster: Cluster | undefined;
   /** The operator stream at `/v1/stream`. */
   readonly stream: OperatorStream;
   /** Lines describing what the gateway uses, printed at start. */
@@ -153,6 +161,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   mkdirSync(config.DATA_DIR, { recursive: true });
   const stores = await openStores(config);
   const { registry, keys } = stores;
+  const instanceId = config.INSTANCE_ID ?? defaultInstanceId(hostname());
   const adminKeyFile = await bootstrapAdmin(keys, config.DATA_DIR, log);
   if (!(await keys.hasAdmin())) throw new Error('no admin key could be created');
 
@@ -264,6 +273,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const auth = new DeviceAuthenticator(registry, { jwtMaxTtlS: config.JWT_MAX_TTL_S });
   const sessions = new SessionManager(context, wss, auth);
+  const cluster = stores.pool
+    ? new Cluster(
+        { store: new PostgresPresenceStore(stores.pool), sessions, bus, registry, mqtt, log },
+        { instanceId, leaseMs: config.INSTANCE_LEASE_MS },
+      )
+    : undefined;
 
   const commands = new CommandService(
     {
@@ -285,6 +300,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           .then((device) => sink.write([commandLine(record, device?.type ?? 'unknown')]))
           .catch((err: Error) => log.debug({ err: err.message }, 'command point not written'));
       },
+      routing: cluster,
     },
     {
       defaultTtlMs: config.COMMAND_DEFAULT_TTL_MS,
@@ -295,10 +311,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
   );
   context.commands = commands;
+  cluster?.attach(commands);
   mqtt?.setCommandIngress(commands);
   const scheduler = new Scheduler(
-    { store: stores.schedules, commands, deviceTypes, metrics, log },
-    { retentionMs: config.COMMAND_RETENTION_MS },
+    { store: stores.schedules, commands, deviceTypes, metrics, log, instanceId },
+    {
+      retentionMs: config.COMMAND_RETENTION_MS,
+      // Schedules made through another instance are armed here within this time.
+      resyncMs: cluster ? 5_000 : undefined,
+    },
   );
   const history = config.INFLUX_URL
     ? new TelemetryHistory(config.INFLUX_URL, {
@@ -420,6 +441,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     deviceTypes,
     auth,
     latest,
+    presence: cluster ?? new LocalPresence(sessions, instanceId),
     cancelCommands: (id) => commands.cancelAll(id),
   });
   registerCommandRoutes(app, { commands, registry, keys });
@@ -448,6 +470,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Started before listening, so no status transition of a device is missed.
   mqtt?.start();
   try {
+    await cluster?.start();
     // Deadlines that passed while the gateway was down end before any device can connect.
     await commands.start();
     await scheduler.start();
@@ -456,6 +479,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     stream.stop();
     await scheduler.stop();
     await commands.stop();
+    await cluster?.stop();
     await mqtt?.stop();
     heartbeat.stop();
     stats.stop();
@@ -485,6 +509,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       : 'TLS: off (set TLS_CERT_FILE and TLS_KEY_FILE to serve HTTPS and WSS on this port)',
     `data directory ${config.DATA_DIR} (spool spool/)`,
     stores.description,
+    cluster
+      ? `instance ${instanceId}: one of a cluster sharing the database (lease ${config.INSTANCE_LEASE_MS} ms; nudges over ${mqtt ? `${config.MQTT_TOPIC_PREFIX}/instances/${instanceId}/inbox` : 'nothing: MQTT_URL unset, commands reach other instances at their next sweep'})`
+      : `instance ${instanceId} (alone: set DATABASE_URL to run several)`,
     `telemetry: ${describeSink(sink, config)}`,
     mqtt ? mqtt.describe() : 'MQTT bridge: off (MQTT_URL unset)',
     `device types: ${deviceTypes
@@ -506,6 +533,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await sessions.shutdown(() => sink.flush());
       // After the sessions and before the bridge, so the last command states are published.
       await commands.stop();
+      // After the sessions, so their releases are in; the others see the lease end at once.
+      await cluster?.stop();
       // After the sessions, so the devices' `shutdown` statuses go out before the bridge stops.
       await mqtt?.stop();
       heartbeat.stop();
@@ -534,6 +563,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     mqtt,
     commands,
     scheduler,
+    instanceId,
+    cluster,
     stream,
     summary,
     warnings,

@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DeviceAuthenticator } from '../auth/device-authenticator.ts';
 import { DEVICE_TOKEN_PREFIX, hashSecret, newSecret } from '../auth/secrets.ts';
+import type { DevicePresence, PresenceLookup } from '../cluster/presence.ts';
 import { GatewayError } from '../errors.ts';
 import type { LatestReadings } from '../events/latest-readings.ts';
 import type { Device, DeviceCredential, DeviceRegistry } from '../registry/device-registry.ts';
@@ -17,6 +18,8 @@ import { apiErrorSchema } from './http-errors.ts';
 export interface DeviceRouteDeps {
   readonly registry: DeviceRegistry;
   readonly sessions: SessionManager;
+  /** Who is online: this instance's sessions, or the cluster's (the same from every instance). */
+  readonly presence: PresenceLookup;
   readonly keys: ApiKeyStore;
   readonly deviceTypes: DeviceTypeRegistry;
   readonly auth: DeviceAuthenticator;
@@ -73,7 +76,17 @@ const deviceSchema = z
     createdAt: z.string().describe('RFC 3339'),
     lastSeenAt: z.string().optional(),
     online: z.boolean(),
-    session: z.object({ id: z.string(), connectedAt: z.string(), inFlight: z.number() }).optional(),
+    session: z
+      .object({
+        id: z.string(),
+        connectedAt: z.string(),
+        instance: z.string().describe('INSTANCE_ID of the gateway instance holding the session'),
+        inFlight: z
+          .number()
+          .optional()
+          .describe('Frames awaiting durability; given by the instance holding the session'),
+      })
+      .optional(),
   })
   .meta({ id: 'Device' });
 
@@ -92,9 +105,11 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
   const { registry, sessions, keys, deviceTypes } = deps;
   const api = app.withTypeProvider<ZodTypeProvider>();
 
-  const view = (device: Device) => {
-    const session = sessions.get(device.id);
-    const lastSeen = session ? session.lastSeen : device.lastSeenAt;
+  const presenceOf = async (ids: readonly string[]) => deps.presence.presence(ids);
+  const view = async (device: Device) =>
+    viewWith(device, (await presenceOf([device.id])).get(device.id));
+  const viewWith = (device: Device, session: DevicePresence | undefined) => {
+    const lastSeen = session ? session.lastSeenAt : device.lastSeenAt;
     return {
       id: device.id,
       type: device.type,
@@ -108,9 +123,10 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       ...(session
         ? {
             session: {
-              id: session.id,
+              id: session.sessionId,
               connectedAt: iso(session.connectedAt),
-              inFlight: session.inFlight,
+              instance: session.instanceId,
+              ...(session.inFlight !== undefined ? { inFlight: session.inFlight } : {}),
             },
           }
         : {}),
@@ -188,7 +204,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       }
       const { credential, token } = credentialFor(req.body);
       const device = await registry.create({ id, type, labels: req.body.labels ?? {}, credential });
-      return reply.code(201).send({ device: view(device), ...(token ? { token } : {}) });
+      return reply.code(201).send({ device: await view(device), ...(token ? { token } : {}) });
     },
   );
 
@@ -238,6 +254,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       const { limit } = req.query;
       // The online filter applies after the page is read, so read until the page is full.
       const devices: Device[] = [];
+      const presences = new Map<string, DevicePresence>();
       let after = req.query.after;
       let exhausted = false;
       while (devices.length < limit && !exhausted) {
@@ -248,9 +265,11 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
           limit: limit + 1,
         });
         exhausted = page.length <= limit;
+        const live = await presenceOf(page.slice(0, limit).map((d) => d.id));
+        for (const [id, p] of live) presences.set(id, p);
         for (const device of page.slice(0, limit)) {
           after = device.id;
-          if (online === undefined || (sessions.get(device.id) !== undefined) === online) {
+          if (online === undefined || live.has(device.id) === online) {
             devices.push(device);
             if (devices.length === limit) break;
           }
@@ -258,7 +277,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       }
       const last = devices.at(-1);
       return {
-        devices: devices.map(view),
+        devices: devices.map((d) => viewWith(d, presences.get(d.id))),
         ...(!exhausted && last ? { next: last.id } : {}),
       };
     },
@@ -289,7 +308,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       const latest = deps.latest.get(device.id);
       return {
         device: {
-          ...view(device),
+          ...(await view(device)),
           ...(latest ? { latest: { ts: iso(latest.ts), metrics: latest.metrics } } : {}),
         },
       };
@@ -356,7 +375,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       if (!device) throw new GatewayError('device_not_found', `no device ${req.params.id}`);
       deps.auth.forget(device.id);
       sessions.revoke(device.id);
-      return { device: view(device), ...(token ? { token } : {}) };
+      return { device: await view(device), ...(token ? { token } : {}) };
     },
   );
 
@@ -382,7 +401,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
     async (req) => {
       const device = await registry.updateLabels(req.params.id, req.body.labels);
       if (!device) throw new GatewayError('device_not_found', `no device ${req.params.id}`);
-      return { device: view(device) };
+      return { device: await view(device) };
     },
   );
 }

@@ -17,6 +17,7 @@ import type { Device, DeviceRegistry } from '../registry/device-registry.ts';
 import { PeriodicJob } from '../schedules/periodic-job.ts';
 import type { DeviceSession } from '../sessions/device-session.ts';
 import type { CommandResultHandler } from '../sessions/session-context.ts';
+import type { CommandRouting } from './command-routing.ts';
 import type {
   CommandOrigin,
   CommandRecord,
@@ -59,6 +60,7 @@ export interface CommandServiceOptions {
 /** The live sessions, as far as delivery needs them. */
 export interface SessionLookup {
   get(deviceId: string): DeviceSession | undefined;
+  values(): IterableIterator<DeviceSession>;
 }
 
 export interface CommandServiceDeps {
@@ -75,6 +77,11 @@ export interface CommandServiceDeps {
     | undefined;
   /** Records each state change elsewhere (the gateway writes it to InfluxDB for dashboards). */
   readonly record?: ((record: CommandRecord) => void) | undefined;
+  /**
+   * Several instances sharing the store: commands for devices held elsewhere are routed there,
+   * and the store, not this instance's memory, decides what is pending.
+   */
+  readonly routing?: CommandRouting | undefined;
 }
 
 type Issue = { path: string; message: string };
@@ -84,6 +91,8 @@ type Check =
 
 /** How many overdue commands one sweep step reads. */
 const SWEEP_BATCH = 1000;
+/** How often a waiting request re-reads a command that may be settled on another instance. */
+const WAIT_POLL_MS = 1000;
 
 /**
  * Commands from request to final state. Checks each request against the device type, stores it
@@ -136,7 +145,10 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     if (this.#started) return;
     this.#started = true;
     await this.sweep(Date.now());
-    for (const c of await this.#deps.store.inState('sent')) this.#sent.set(c.id, c.deviceId);
+    // Several instances: results of commands sent before are looked up in the store instead.
+    if (!this.#deps.routing) {
+      for (const c of await this.#deps.store.inState('sent')) this.#sent.set(c.id, c.deviceId);
+    }
     this.#deps.bus.on('status', this.#onStatus);
     for (const job of this.#jobs) job.start();
   }
@@ -222,6 +234,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       source,
       ...(extra.fleetId !== undefined ? { fleetId: extra.fleetId } : {}),
       ...(extra.requestedBy !== undefined ? { requestedBy: extra.requestedBy } : {}),
+      ...(this.#deps.routing ? { acceptedBy: this.#deps.routing.instanceId } : {}),
       createdAt: extra.now,
       expiresAt: extra.now + (input.ttlMs ?? this.#options.defaultTtlMs),
       timeoutMs: input.timeoutMs ?? this.#options.defaultTimeoutMs,
@@ -279,7 +292,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         return this.#sameRequest(existing, command, input, source);
       }
       this.#changed(queuedRecord(command));
-      await this.#deliver(deviceId);
+      await this.#deliverOrRoute(deviceId);
       return store.get(command.id);
     });
     if (!record) throw new GatewayError('command_not_found', `command ${command.id} vanished`);
@@ -447,7 +460,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         };
         await store.insertFleet(fleet, commands);
         for (const c of commands) this.#changed(queuedRecord(c));
-        for (const c of commands) await this.#deliver(c.deviceId);
+        for (const c of commands) await this.#deliverOrRoute(c.deviceId);
         return fleetView(fleet, await store.fleetStates(fleetId));
       },
     );
@@ -497,6 +510,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     let listener: ((r: CommandRecord) => void) | undefined;
     let onStop: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
     // Subscribed before reading, so a change between the read and the wait is not missed.
     const settled = new Promise<CommandRecord | undefined>((resolve) => {
       listener = (r) => {
@@ -504,6 +518,15 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       };
       onStop = () => resolve(undefined);
       timer = setTimeout(() => resolve(undefined), ms);
+      // Settled on another instance and its nudge lost: the store has the final state.
+      if (this.#deps.routing) {
+        poll = setInterval(() => {
+          this.#deps.store.get(id).then(
+            (r) => r && isTerminal(r.state) && resolve(r),
+            () => {},
+          );
+        }, WAIT_POLL_MS);
+      }
       this.#changes.on(id, listener);
       this.#changes.once('stop', onStop);
     });
@@ -514,6 +537,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       return final ? commandView(final) : await this.get(id);
     } finally {
       clearTimeout(timer);
+      clearInterval(poll);
       if (listener) this.#changes.off(id, listener);
       if (onStop) this.#changes.off('stop', onStop);
     }
@@ -567,9 +591,27 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   }
 
   /** {@link CommandResultHandler}: a device answered a command. */
-  onResult(deviceId: string, frame: CommandResultFrame): boolean {
-    if (this.#sent.get(frame.id) !== deviceId) return false;
+  onResult(deviceId: string, frame: CommandResultFrame): boolean | Promise<boolean> {
+    if (this.#sent.get(frame.id) !== deviceId) {
+      return this.#deps.routing ? this.#remoteResult(deviceId, frame) : false;
+    }
     this.#sent.delete(frame.id);
+    this.#record(deviceId, frame);
+    return true;
+  }
+
+  /**
+   * A result for a command this instance did not send (the device moved here from another
+   * instance, or that instance was lost): the store says whether it is still pending.
+   */
+  async #remoteResult(deviceId: string, frame: CommandResultFrame): Promise<boolean> {
+    const record = await this.#deps.store.get(frame.id);
+    if (!record || record.deviceId !== deviceId || record.state !== 'sent') return false;
+    this.#record(deviceId, frame);
+    return true;
+  }
+
+  #record(deviceId: string, frame: CommandResultFrame): void {
     const at = Date.now();
     this.#lanes
       .run(deviceId, async () => {
@@ -582,7 +624,47 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         await this.#deliver(deviceId);
       })
       .catch((err) => this.#deps.log.error({ err, deviceId }, 'command result not recorded'));
-    return true;
+  }
+
+  /**
+   * Settles the commands a lost instance had sent and not seen answered: `timed_out` with the
+   * error `instance_lost`, since the device may or may not have run them. A result that arrives
+   * first (the device reconnected elsewhere) wins; the compare-and-set decides.
+   */
+  async settleLostInstance(instanceId: string): Promise<number> {
+    const { store } = this.#deps;
+    let settled = 0;
+    for (const c of await store.sentBy(instanceId)) {
+      await this.#lanes.run(c.deviceId, async () => {
+        const done = await store.transition(c.id, ['sent'], 'timed_out', {
+          at: Date.now(),
+          error: {
+            code: 'instance_lost',
+            message: `gateway instance ${instanceId} was lost while it waited for the result`,
+          },
+        });
+        if (!done) return;
+        settled++;
+        this.#changed(done);
+        await this.#deliverOrRoute(c.deviceId);
+      });
+    }
+    return settled;
+  }
+
+  /** Another instance's nudge: the device's session is here, deliver what is queued. */
+  deliverNow(deviceId: string): void {
+    if (this.#stopped || !this.#deps.sessions.get(deviceId)) return;
+    this.#lanes
+      .run(deviceId, () => this.#deliver(deviceId))
+      .catch((err) => this.#deps.log.error({ err, deviceId }, 'command delivery failed'));
+  }
+
+  /** Another instance's nudge: a command accepted here is final; wake its waiting requests. */
+  async refresh(commandId: string): Promise<void> {
+    if (this.#changes.listenerCount(commandId) === 0) return;
+    const record = await this.#deps.store.get(commandId);
+    if (record) this.#changes.emit(commandId, record);
   }
 
   /**
@@ -607,8 +689,32 @@ export class CommandService implements CommandResultHandler, CommandIngress {
           }),
         ),
       );
-      if (due.length < SWEEP_BATCH) return ended;
+      if (due.length < SWEEP_BATCH) break;
     }
+    if (this.#deps.routing && this.#started) await this.#redeliver();
+    return ended;
+  }
+
+  /**
+   * Several instances: commands for this instance's devices may have been queued elsewhere and
+   * their nudge lost; one query per sweep finds them.
+   */
+  async #redeliver(): Promise<void> {
+    const ids = [...this.#deps.sessions.values()].map((s) => s.device.id);
+    if (ids.length === 0) return;
+    const counts = await this.#deps.store.activeCounts(ids);
+    for (const [deviceId, count] of counts) {
+      if (count.queued === 0 || count.sent >= this.#options.maxInFlight) continue;
+      await this.#lanes.run(deviceId, () => this.#deliver(deviceId));
+    }
+  }
+
+  /** Delivers when the session is here; otherwise nudges the instance that holds it. */
+  async #deliverOrRoute(deviceId: string): Promise<void> {
+    const { routing, sessions } = this.#deps;
+    if (!routing || sessions.get(deviceId)) return this.#deliver(deviceId);
+    const holder = await routing.remoteHolder(deviceId);
+    if (holder !== undefined) routing.nudgeDelivery(holder, deviceId);
   }
 
   /** Deletes finished commands and fleet summaries older than the retention. */
@@ -635,8 +741,18 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         continue;
       }
       if (session.ended || sessions.get(deviceId) !== session) return;
+      // Claimed before the frame leaves: of two instances (or lanes) that race for a command,
+      // only the one whose compare-and-set wins sends it, so it is delivered at most once.
       // Known before the frame leaves, so an instant answer is never `unknown_command`.
       this.#sent.set(c.id, deviceId);
+      const sent = await store.transition(c.id, ['queued'], 'sent', {
+        at: now,
+        ...(this.#deps.routing ? { by: this.#deps.routing.instanceId } : {}),
+      });
+      if (!sent) {
+        this.#sent.delete(c.id);
+        continue;
+      }
       session.send({
         type: 'command',
         id: c.id,
@@ -644,18 +760,25 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         params: c.params,
         expiresAt: c.expiresAt,
       });
-      const sent = await store.transition(c.id, ['queued'], 'sent', { at: now });
-      if (sent) this.#changed(sent);
-      else this.#sent.delete(c.id);
+      this.#changed(sent);
     }
   }
 
   #changed(record: CommandRecord): void {
     this.#deps.metrics.commands.inc({ state: record.state });
     const view = commandView(record);
+    const { routing } = this.#deps;
     try {
       this.#deps.publish?.(record.deviceId, record.id, view);
       this.#deps.record?.(record);
+      if (
+        routing &&
+        record.acceptedBy !== undefined &&
+        record.acceptedBy !== routing.instanceId &&
+        isTerminal(record.state)
+      ) {
+        routing.nudgeSettled(record.acceptedBy, record.id);
+      }
     } catch (err) {
       this.#deps.log.warn({ err, commandId: record.id }, 'command state not published');
     }

@@ -14,7 +14,9 @@ export type StatusReason =
   | 'too_many_errors'
   | 'slow_consumer'
   | 'too_large'
-  | 'error';
+  | 'error'
+  /** The instance that held the session stopped renewing its lease (several instances). */
+  | 'instance_lost';
 
 export interface StatusChange {
   readonly deviceId: string;
@@ -25,6 +27,11 @@ export interface StatusChange {
   readonly reason: StatusReason;
   /** Epoch milliseconds of the transition. */
   readonly ts: number;
+  /**
+   * The session ended because the device connected to another instance, which publishes the
+   * device's status from then on: this end is not announced on the MQTT bridge.
+   */
+  readonly elsewhere?: boolean;
 }
 
 /** A telemetry frame that is durable; readings carry their final epoch-ms timestamps. */

@@ -96,6 +96,7 @@ export class MqttBridge {
   readonly #brokerWarnings: WarningThrottle;
   readonly #idWarnings: WarningThrottle;
   #commands: CommandIngress | undefined;
+  #inbox: { readonly topic: string; readonly handler: (payload: Buffer) => void } | undefined;
   #connectedAt = 0;
   #shortConnections = 0;
   #clashReportedAt = Number.NEGATIVE_INFINITY;
@@ -202,6 +203,40 @@ export class MqttBridge {
     return this.#stopping;
   }
 
+  /**
+   * Subscribes to this instance's inbox, `{prefix}/instances/{instanceId}/inbox` (QoS 0: a lost
+   * nudge only delays what the shared database already holds), and hands each message to
+   * `handler`. Messages to other inboxes (an earlier life of this client id) are ignored.
+   */
+  setInstanceInbox(instanceId: string, handler: (payload: Buffer) => void): void {
+    if (!isTopicLevel(instanceId))
+      throw new Error(`instance id ${instanceId} is not a topic level`);
+    this.#inbox = { topic: this.topics.instanceInbox(instanceId), handler };
+    if (this.#client && this.#ready) this.#subscribeInbox(this.#client);
+  }
+
+  /**
+   * Sends a nudge to another instance's inbox, ahead of the outbox and not retained. False when
+   * the broker is away: the message is not kept, the receiver's sweep finds the work anyway.
+   */
+  publishToInstance(instanceId: string, body: unknown): boolean {
+    const client = this.#client;
+    if (!client || !this.#ready || this.#closed || !isTopicLevel(instanceId)) return false;
+    client.publish(this.topics.instanceInbox(instanceId), JSON.stringify(body), {
+      qos: 0,
+      retain: false,
+    });
+    return true;
+  }
+
+  #subscribeInbox(client: MqttClient): void {
+    const inbox = this.#inbox;
+    if (!inbox) return;
+    client.subscribe(inbox.topic, { qos: 0 }, (err) => {
+      if (err) this.#log.warn({ err: err.message, topic: inbox.topic }, 'inbox not subscribed');
+    });
+  }
+
   /** Installs (or removes) the command service that MQTT command requests are handed to. */
   setCommandIngress(ingress: CommandIngress | undefined): void {
     this.#commands = ingress;
@@ -281,6 +316,8 @@ export class MqttBridge {
   };
 
   readonly #onStatus = (change: StatusChange): void => {
+    // The device went on with a session on another instance, which publishes its status.
+    if (change.elsewhere) return;
     if (!this.#usableId(change.deviceId)) return;
     this.#enqueue({
       topic: this.topics.status(change.deviceId),
@@ -461,6 +498,7 @@ export class MqttBridge {
       kind: 'status',
     });
     if (this.options.commandIngress) this.#subscribe(client);
+    this.#subscribeInbox(client);
     this.#schedulePump();
   }
 
@@ -544,6 +582,10 @@ export class MqttBridge {
   };
 
   readonly #onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+    if (this.topics.isInstanceInbox(topic)) {
+      if (topic === this.#inbox?.topic) this.#inbox.handler(payload);
+      return;
+    }
     this.#receiver.receive(topic, payload, packet.retain).catch((err: unknown) => {
       this.#log.error({ err, topic }, 'MQTT command handling failed');
     });

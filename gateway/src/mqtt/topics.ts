@@ -61,6 +61,16 @@ export class BridgeTopics {
     return `${this.prefix}/gateway/${clientId}/status`;
   }
 
+  /** Where one gateway instance takes nudges from the others (several instances, one database). */
+  instanceInbox(instanceId: string): string {
+    return `${this.prefix}/instances/${instanceId}/inbox`;
+  }
+
+  /** Whether a topic is some instance's inbox (this instance's, or one of a previous life). */
+  isInstanceInbox(topic: string): boolean {
+    return topic.startsWith(`${this.prefix}/instances/`) && topic.endsWith('/inbox');
+  }
+
   /** The device id of a command request topic; undefined for any other topic. */
   commandTarget(topic: string): string | undefined {
     if (!topic.startsWith(this.#devices) || !topic.endsWith('/commands')) return undefined;

@@ -51,6 +51,17 @@ export interface SchedulerDeps {
   readonly deviceTypes: DeviceTypeRegistry;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
+  /** Who claims each cron slot; instances sharing the store fire a slot once between them. */
+  readonly instanceId?: string | undefined;
+}
+
+export interface SchedulerOptions {
+  readonly retentionMs: number;
+  /**
+   * Several instances sharing the store: how often to re-read the schedules, so that one made
+   * or deleted through another instance is armed or disarmed here too.
+   */
+  readonly resyncMs?: number | undefined;
 }
 
 type Issue = { path: string; message: string };
@@ -78,11 +89,15 @@ export class Scheduler {
   readonly #jobs = new Map<string, PeriodicJob>();
   readonly #housekeeping: PeriodicJob;
   readonly #log: Logger;
+  readonly #resyncMs: number | undefined;
+  #resync: NodeJS.Timeout | undefined;
+  #resyncing = false;
   #stopped = false;
 
-  constructor(deps: SchedulerDeps, options: { retentionMs: number }) {
+  constructor(deps: SchedulerDeps, options: SchedulerOptions) {
     this.#deps = deps;
     this.#retentionMs = options.retentionMs;
+    this.#resyncMs = options.resyncMs;
     this.#log = deps.log.child({ component: 'scheduler' });
     this.#housekeeping = new PeriodicJob(
       'schedule-run-housekeeping',
@@ -96,12 +111,17 @@ export class Scheduler {
   async start(): Promise<void> {
     for (const schedule of await this.#deps.store.list()) this.#arm(schedule);
     this.#housekeeping.start();
+    if (this.#resyncMs !== undefined) {
+      this.#resync = setInterval(() => void this.resync(), this.#resyncMs);
+      this.#resync.unref();
+    }
     if (this.#jobs.size > 0) this.#log.info({ schedules: this.#jobs.size }, 'schedules restored');
   }
 
   /** Stops every schedule; resolves once runs in progress are recorded. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#resync);
     const jobs = [...this.#jobs.values(), this.#housekeeping];
     this.#jobs.clear();
     await Promise.all(jobs.map((job) => job.stop()));
@@ -173,12 +193,46 @@ export class Scheduler {
     throw new GatewayError('validation_failed', 'the params fit no device type', prefix(failures));
   }
 
+  /** Arms the schedules another instance made and disarms the ones it deleted. */
+  async resync(): Promise<void> {
+    if (this.#resyncing || this.#stopped) return;
+    this.#resyncing = true;
+    try {
+      const stored = await this.#deps.store.list();
+      const ids = new Set(stored.map((s) => s.id));
+      for (const schedule of stored) if (!this.#jobs.has(schedule.id)) this.#arm(schedule);
+      for (const [id, job] of this.#jobs) {
+        if (ids.has(id)) continue;
+        this.#jobs.delete(id);
+        void job.stop();
+      }
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'schedules not re-read; retrying');
+    } finally {
+      this.#resyncing = false;
+    }
+  }
+
+  /**
+   * A cron slot came: whoever claims the slot first runs it. Every instance has the schedule
+   * armed, so it keeps firing while any one of them is up.
+   */
+  async #fire(schedule: ScheduleRecord, at: Date): Promise<void> {
+    const slot = Math.floor(at.getTime() / 1000) * 1000;
+    const claimed = await this.#deps.store.claimRun(
+      schedule.id,
+      slot,
+      this.#deps.instanceId ?? 'local',
+    );
+    if (claimed) await this.run(schedule);
+  }
+
   #arm(schedule: ScheduleRecord): void {
     if (this.#stopped) return;
     const job = new PeriodicJob(
       `schedule:${schedule.id}`,
       schedule.cron,
-      () => this.run(schedule),
+      (at) => this.#fire(schedule, at),
       this.#log,
       { timezone: schedule.timezone },
     );

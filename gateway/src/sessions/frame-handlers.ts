@@ -115,6 +115,20 @@ function handleEvent(session: DeviceSession, frame: EventFrame): void {
 
 function handleCommandResult(session: DeviceSession, frame: CommandResultFrame): void {
   const handled = session.context.commands?.onResult(session.device.id, frame) ?? false;
+  if (typeof handled === 'boolean') answerCommandResult(session, frame, handled);
+  // A result for a command another instance sent is looked up in the shared store first.
+  else
+    handled.then(
+      (ok) => answerCommandResult(session, frame, ok),
+      () => answerCommandResult(session, frame, false),
+    );
+}
+
+function answerCommandResult(
+  session: DeviceSession,
+  frame: CommandResultFrame,
+  handled: boolean,
+): void {
   if (!handled) {
     session.sendError(undefined, 'unknown_command', `command ${frame.id} is not pending`, [
       { path: 'id', message: 'not a pending command of this device' },

@@ -14,8 +14,11 @@ import type { PressureGate } from './pressure-gate.ts';
  * installed every result is answered with `unknown_command`.
  */
 export interface CommandResultHandler {
-  /** Returns false when the command id is not pending for this device. */
-  onResult(deviceId: string, frame: CommandResultFrame): boolean;
+  /**
+   * Returns (or resolves to) false when the command id is not pending for this device. A
+   * promise when the answer needs the shared store (a command another instance sent).
+   */
+  onResult(deviceId: string, frame: CommandResultFrame): boolean | Promise<boolean>;
 }
 
 /** What every session of one gateway shares. */

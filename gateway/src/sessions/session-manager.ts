@@ -92,6 +92,8 @@ export class SessionManager {
    * reconnects at once would otherwise cost a handshake and a fresh budget every time.
    */
   readonly #cooldowns = new Map<string, number>();
+  /** Sessions closed because their device connected to another instance. */
+  readonly #handedOver = new WeakSet<DeviceSession>();
   #accepting = true;
   #idle: Array<() => void> = [];
 
@@ -226,7 +228,21 @@ export class SessionManager {
       online,
       reason,
       ts: Date.now(),
+      ...(!online && this.#handedOver.has(session) ? { elsewhere: true } : {}),
     });
+  }
+
+  /**
+   * Closes session `sessionId` of the device with 4000 (`session_replaced`) because the device
+   * connected to another instance; its end is not announced as the device's status, which is
+   * the other instance's now. False when that session is not here (any more).
+   */
+  handOver(deviceId: string, sessionId: string): boolean {
+    const session = this.#sessions.get(deviceId);
+    if (!session || session.id !== sessionId) return false;
+    this.#handedOver.add(session);
+    session.close('session_replaced', 'replaced');
+    return true;
   }
 
   /** Closes the device's live session at once (device deleted or credential rotated). */

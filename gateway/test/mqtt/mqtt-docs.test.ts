@@ -22,6 +22,7 @@ describe('docs/mqtt.md and the bridge', () => {
       topics.commands('{id}'),
       topics.commandRejected('{id}'),
       topics.commandState('{id}', '{commandId}'),
+      topics.instanceInbox('{instanceId}'),
     ];
     const table = docs.slice(docs.indexOf('## Topics'), docs.indexOf('### Telemetry'));
     const documented = [...table.matchAll(/^\| `([^`]+)` +\|/gm)].map((m) => m[1]);

@@ -1,0 +1,38 @@
+import { commandIdSchema, deviceIdSchema } from '@iot-gateway/schemas';
+import { z } from 'zod';
+
+/**
+ * What instances tell each other over `{prefix}/instances/{instanceId}/inbox`. Each message is
+ * only a nudge: the shared database holds the truth, and the periodic sweeps find whatever a
+ * lost message would have announced (docs/scaling.md).
+ */
+export const clusterMessageSchema = z.discriminatedUnion('type', [
+  /** A command for a device whose session you hold is queued: deliver it now. */
+  z.strictObject({ type: z.literal('deliver'), deviceId: deviceIdSchema }),
+  /** The device connected to another instance: close your session `sessionId` with 4000. */
+  z.strictObject({
+    type: z.literal('takeover'),
+    deviceId: deviceIdSchema,
+    sessionId: z.string().min(1).max(100),
+  }),
+  /** A command you accepted reached a final state elsewhere: answer its waiting requests. */
+  z.strictObject({ type: z.literal('settled'), commandId: commandIdSchema }),
+]);
+
+export type ClusterMessage = z.infer<typeof clusterMessageSchema>;
+
+/** Inbox messages are tiny; anything bigger is not from an instance. */
+export const MAX_CLUSTER_MESSAGE_BYTES = 4096;
+
+/** A message's JSON, or undefined when it is not one (counted, never thrown). */
+export function parseClusterMessage(payload: Buffer): ClusterMessage | undefined {
+  if (payload.length > MAX_CLUSTER_MESSAGE_BYTES) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = clusterMessageSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}

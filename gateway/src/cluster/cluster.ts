@@ -1,0 +1,292 @@
+import type { CommandRouting } from '../commands/command-routing.ts';
+import type { CommandService } from '../commands/command-service.ts';
+import { DeviceLanes } from '../commands/device-lanes.ts';
+import type { DeviceBus, StatusChange } from '../events/device-bus.ts';
+import type { Logger } from '../logger.ts';
+import type { MqttBridge } from '../mqtt/mqtt-bridge.ts';
+import type { DeviceRegistry } from '../registry/device-registry.ts';
+import type { SessionManager } from '../sessions/session-manager.ts';
+import type { ClusterMessage } from './cluster-messages.ts';
+import { parseClusterMessage } from './cluster-messages.ts';
+import type { DevicePresence, PresenceLookup } from './presence.ts';
+import type { LostInstance, PresenceStore, SessionHolder } from './presence-store.ts';
+
+export interface ClusterOptions {
+  readonly instanceId: string;
+  /** How long the lease lasts without renewal; it is renewed every third of it. */
+  readonly leaseMs: number;
+}
+
+export interface ClusterDeps {
+  readonly store: PresenceStore;
+  readonly sessions: SessionManager;
+  readonly bus: DeviceBus;
+  readonly registry: DeviceRegistry;
+  readonly mqtt: MqttBridge | undefined;
+  readonly log: Logger;
+}
+
+/**
+ * This instance's part in a cluster of gateways sharing one database and one broker:
+ *
+ * - its lease, renewed every third of INSTANCE_LEASE_MS, with the last-seen times of its devices;
+ * - which device sessions it holds, claimed when a session opens and released when it ends, in
+ *   order per device; a claim that replaces another instance's session tells that instance to
+ *   close it (4000), and the renewal finds any such message that was lost;
+ * - instances whose lease ran out: their devices are announced offline (`instance_lost`) and the
+ *   commands they had sent and not seen answered are settled as `timed_out`;
+ * - routing for the command service: nudges to the holder of a device, and to the instance that
+ *   accepted a command, over `{prefix}/instances/{id}/inbox`.
+ */
+export class Cluster implements CommandRouting, PresenceLookup {
+  readonly instanceId: string;
+  readonly #deps: ClusterDeps;
+  readonly #leaseMs: number;
+  readonly #log: Logger;
+  readonly #lanes = new DeviceLanes();
+  /** Sessions here whose claim is in the store: only those can be found taken over. */
+  readonly #claimed = new Map<string, string>();
+  #commands: CommandService | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(deps: ClusterDeps, options: ClusterOptions) {
+    this.#deps = deps;
+    this.instanceId = options.instanceId;
+    this.#leaseMs = options.leaseMs;
+    this.#log = deps.log.child({ component: 'cluster', instanceId: options.instanceId });
+  }
+
+  /** The command service the nudges are handed to. */
+  attach(commands: CommandService): void {
+    this.#commands = commands;
+  }
+
+  /**
+   * Takes the lease. Sessions a previous life under the same INSTANCE_ID left in the store are
+   * settled as lost first, since this process holds none of them.
+   */
+  async start(): Promise<void> {
+    const { store, bus, mqtt } = this.#deps;
+    const leftover = await store.deregister(this.instanceId);
+    const now = Date.now();
+    await store.register(this.instanceId, now, now + this.#leaseMs);
+    if (leftover.sessions.length > 0) await this.#lost(leftover);
+    bus.on('status', this.#onStatus);
+    mqtt?.setInstanceInbox(this.instanceId, this.#onInbox);
+    this.#timer = setInterval(
+      () => {
+        this.#ticking ??= this.tick().finally(() => {
+          this.#ticking = undefined;
+        });
+      },
+      Math.max(100, Math.floor(this.#leaseMs / 3)),
+    );
+    this.#timer.unref();
+  }
+
+  /** Leaves the cluster: call after the sessions closed, so their releases are in. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#deps.bus.off('status', this.#onStatus);
+    await this.#ticking;
+    await this.#lanes.idle();
+    try {
+      await this.#deps.store.deregister(this.instanceId);
+    } catch (err) {
+      // The others will reap the lease when it runs out.
+      this.#log.warn({ err: (err as Error).message }, 'lease not released');
+    }
+  }
+
+  readonly #onStatus = (change: StatusChange): void => {
+    // Offline announcements for a lost instance's devices are made here; nothing to record.
+    if (change.reason === 'instance_lost') return;
+    const { deviceId, sessionId } = change;
+    this.#lanes
+      .run(deviceId, () => (change.online ? this.#claim(change) : this.#release(change)))
+      .catch((err: Error) => {
+        this.#log.warn({ err: err.message, deviceId }, 'presence not recorded');
+      });
+    if (!change.online && this.#claimed.get(deviceId) === sessionId) this.#claimed.delete(deviceId);
+  };
+
+  async #claim(change: StatusChange): Promise<void> {
+    const session = this.#deps.sessions.get(change.deviceId);
+    // Ended before its turn came: its release follows on this lane.
+    if (!session || session.id !== change.sessionId) return;
+    const previous = await this.#deps.store.claim({
+      deviceId: change.deviceId,
+      instanceId: this.instanceId,
+      sessionId: change.sessionId,
+      connectedAt: change.ts,
+      lastSeenAt: change.ts,
+    });
+    if (this.#deps.sessions.get(change.deviceId) === session) {
+      this.#claimed.set(change.deviceId, change.sessionId);
+    }
+    if (previous && previous.instanceId !== this.instanceId) {
+      this.#send(previous.instanceId, {
+        type: 'takeover',
+        deviceId: change.deviceId,
+        sessionId: previous.sessionId,
+      });
+    }
+  }
+
+  async #release(change: StatusChange): Promise<void> {
+    await this.#deps.store.release(change.deviceId, change.sessionId);
+  }
+
+  readonly #onInbox = (payload: Buffer): void => {
+    const message = parseClusterMessage(payload);
+    if (!message) {
+      this.#log.debug({ bytes: payload.length }, 'inbox message ignored: not a cluster message');
+      return;
+    }
+    switch (message.type) {
+      case 'deliver':
+        this.#commands?.deliverNow(message.deviceId);
+        return;
+      case 'takeover':
+        if (this.#deps.sessions.handOver(message.deviceId, message.sessionId)) {
+          this.#claimed.delete(message.deviceId);
+        }
+        return;
+      case 'settled':
+        void this.#commands?.refresh(message.commandId).catch(() => {});
+        return;
+    }
+  };
+
+  #send(instanceId: string, message: ClusterMessage): void {
+    this.#deps.mqtt?.publishToInstance(instanceId, message);
+  }
+
+  /**
+   * One renewal: the lease and last-seen times, sessions taken over whose message was lost,
+   * and instances whose lease ran out.
+   */
+  async tick(now = Date.now()): Promise<void> {
+    const { store, sessions } = this.#deps;
+    const seen = new Map<string, number>();
+    for (const s of sessions.values()) seen.set(s.device.id, s.lastSeen);
+    try {
+      const renewed = await store.renew(this.instanceId, now + this.#leaseMs, seen);
+      if (!renewed) await this.#rejoin(now);
+      await this.#findTakenOver();
+      for (const lost of await store.reapExpired(now, this.instanceId)) await this.#lost(lost);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'cluster renewal failed; retrying');
+    }
+  }
+
+  /**
+   * The others declared this instance lost (it stalled past its lease): its sessions are gone
+   * from the store, its sent commands settled. Re-enter, and claim the sessions still open.
+   */
+  async #rejoin(now: number): Promise<void> {
+    this.#log.warn('this instance was declared lost; taking a new lease');
+    const { store, sessions } = this.#deps;
+    await store.register(this.instanceId, now, now + this.#leaseMs);
+    this.#claimed.clear();
+    for (const session of sessions.values()) {
+      const deviceId = session.device.id;
+      await this.#lanes.run(deviceId, async () => {
+        if (sessions.get(deviceId) !== session) return;
+        await store.claim({
+          deviceId,
+          instanceId: this.instanceId,
+          sessionId: session.id,
+          connectedAt: session.connectedAt,
+          lastSeenAt: session.lastSeen,
+        });
+        this.#claimed.set(deviceId, session.id);
+      });
+    }
+  }
+
+  async #findTakenOver(): Promise<void> {
+    if (this.#claimed.size === 0) return;
+    const claimed = [...this.#claimed];
+    const holders = await this.#deps.store.holders(claimed.map(([id]) => id));
+    for (const [deviceId, sessionId] of claimed) {
+      const holder = holders.get(deviceId);
+      if (
+        holder &&
+        holder.instanceId !== this.instanceId &&
+        this.#claimed.get(deviceId) === sessionId
+      ) {
+        this.#claimed.delete(deviceId);
+        this.#deps.sessions.handOver(deviceId, sessionId);
+      }
+    }
+  }
+
+  /** Announces a lost instance's devices offline and settles its sent commands. */
+  async #lost(lost: LostInstance): Promise<void> {
+    this.#log.warn(
+      { lost: lost.instanceId, devices: lost.sessions.length },
+      'gateway instance lost: its devices are offline until they reconnect',
+    );
+    const { registry, bus } = this.#deps;
+    const now = Date.now();
+    for (const holder of lost.sessions) {
+      const device = await registry.get(holder.deviceId);
+      if (!device) continue;
+      bus.emit('status', {
+        deviceId: holder.deviceId,
+        deviceType: device.type,
+        labels: device.labels,
+        sessionId: holder.sessionId,
+        online: false,
+        reason: 'instance_lost',
+        ts: now,
+      });
+    }
+    await registry.touch(new Map(lost.sessions.map((h) => [h.deviceId, h.lastSeenAt])));
+    const settled = (await this.#commands?.settleLostInstance(lost.instanceId)) ?? 0;
+    if (settled > 0)
+      this.#log.info({ lost: lost.instanceId, settled }, 'lost instance commands settled');
+  }
+
+  // CommandRouting
+
+  async remoteHolder(deviceId: string): Promise<string | undefined> {
+    const holder = (await this.#deps.store.holders([deviceId])).get(deviceId);
+    return holder && holder.instanceId !== this.instanceId ? holder.instanceId : undefined;
+  }
+
+  nudgeDelivery(instanceId: string, deviceId: string): void {
+    this.#send(instanceId, { type: 'deliver', deviceId });
+  }
+
+  nudgeSettled(instanceId: string, commandId: string): void {
+    this.#send(instanceId, { type: 'settled', commandId });
+  }
+
+  // PresenceLookup: the store's view, so every instance answers the same.
+
+  async presence(deviceIds: readonly string[]): Promise<Map<string, DevicePresence>> {
+    const holders = await this.#deps.store.holders(deviceIds);
+    const local = this.#deps.sessions;
+    return new Map(
+      [...holders].map(([id, h]: [string, SessionHolder]) => {
+        const here = local.get(id);
+        return [
+          id,
+          {
+            sessionId: h.sessionId,
+            instanceId: h.instanceId,
+            connectedAt: h.connectedAt,
+            lastSeenAt: h.lastSeenAt,
+            ...(here && here.id === h.sessionId ? { inFlight: here.inFlight } : {}),
+          },
+        ];
+      }),
+    );
+  }
+}

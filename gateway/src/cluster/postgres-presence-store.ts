@@ -1,0 +1,140 @@
+import type { PostgresPool } from '../store/postgres.ts';
+import { inTransaction } from '../store/postgres.ts';
+import type { LostInstance, PresenceStore, SessionHolder } from './presence-store.ts';
+
+interface HolderRow {
+  device_id: string;
+  instance_id: string;
+  session_id: string;
+  connected_at: number;
+  last_seen_at: number;
+}
+
+const toHolder = (row: HolderRow): SessionHolder => ({
+  deviceId: row.device_id,
+  instanceId: row.instance_id,
+  sessionId: row.session_id,
+  connectedAt: row.connected_at,
+  lastSeenAt: row.last_seen_at,
+});
+
+/** Presence in the PostgreSQL database the instances share. */
+export class PostgresPresenceStore implements PresenceStore {
+  readonly #pool: PostgresPool;
+
+  constructor(pool: PostgresPool) {
+    this.#pool = pool;
+  }
+
+  async register(instanceId: string, startedAt: number, leaseUntil: number): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO instances (id, started_at, lease_until) VALUES ($1, $2, $3)
+       ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at,
+         lease_until = EXCLUDED.lease_until`,
+      [instanceId, startedAt, leaseUntil],
+    );
+  }
+
+  async renew(
+    instanceId: string,
+    leaseUntil: number,
+    seen: ReadonlyMap<string, number>,
+  ): Promise<boolean> {
+    return inTransaction(this.#pool, async (client) => {
+      const lease = await client.query('UPDATE instances SET lease_until = $2 WHERE id = $1', [
+        instanceId,
+        leaseUntil,
+      ]);
+      if ((lease.rowCount ?? 0) === 0) return false;
+      if (seen.size > 0) {
+        await client.query(
+          `UPDATE device_sessions s SET last_seen_at = greatest(s.last_seen_at, t.ts)
+           FROM unnest($2::text[], $3::bigint[]) AS t(id, ts)
+           WHERE s.device_id = t.id AND s.instance_id = $1`,
+          [instanceId, [...seen.keys()], [...seen.values()]],
+        );
+      }
+      return true;
+    });
+  }
+
+  async claim(holder: SessionHolder): Promise<SessionHolder | undefined> {
+    return inTransaction(this.#pool, async (client) => {
+      const previous = await client.query<HolderRow>(
+        'SELECT * FROM device_sessions WHERE device_id = $1 FOR UPDATE',
+        [holder.deviceId],
+      );
+      await client.query(
+        `INSERT INTO device_sessions (device_id, instance_id, session_id, connected_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (device_id) DO UPDATE SET instance_id = EXCLUDED.instance_id,
+           session_id = EXCLUDED.session_id, connected_at = EXCLUDED.connected_at,
+           last_seen_at = EXCLUDED.last_seen_at`,
+        [
+          holder.deviceId,
+          holder.instanceId,
+          holder.sessionId,
+          holder.connectedAt,
+          holder.lastSeenAt,
+        ],
+      );
+      const row = previous.rows[0];
+      return row ? toHolder(row) : undefined;
+    });
+  }
+
+  async release(deviceId: string, sessionId: string): Promise<boolean> {
+    const result = await this.#pool.query(
+      'DELETE FROM device_sessions WHERE device_id = $1 AND session_id = $2',
+      [deviceId, sessionId],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async holders(deviceIds: readonly string[]): Promise<Map<string, SessionHolder>> {
+    const found = new Map<string, SessionHolder>();
+    if (deviceIds.length === 0) return found;
+    const { rows } = await this.#pool.query<HolderRow>(
+      'SELECT * FROM device_sessions WHERE device_id = ANY($1)',
+      [deviceIds],
+    );
+    for (const row of rows) found.set(row.device_id, toHolder(row));
+    return found;
+  }
+
+  async reapExpired(now: number, except: string): Promise<LostInstance[]> {
+    const { rows } = await this.#pool.query<{ id: string }>(
+      'SELECT id FROM instances WHERE lease_until < $1 AND id <> $2',
+      [now, except],
+    );
+    const lost: LostInstance[] = [];
+    for (const { id } of rows) {
+      // The DELETE decides: of several instances reaping at once, one removes the row.
+      const reaped = await inTransaction(this.#pool, async (client) => {
+        const gone = await client.query(
+          'DELETE FROM instances WHERE id = $1 AND lease_until < $2',
+          [id, now],
+        );
+        if ((gone.rowCount ?? 0) === 0) return undefined;
+        const sessions = await client.query<HolderRow>(
+          'DELETE FROM device_sessions WHERE instance_id = $1 RETURNING *',
+          [id],
+        );
+        return { instanceId: id, sessions: sessions.rows.map(toHolder) };
+      });
+      if (reaped) lost.push(reaped);
+    }
+    return lost;
+  }
+
+  async deregister(instanceId: string): Promise<LostInstance> {
+    return inTransaction(this.#pool, async (client) => {
+      await client.query('DELETE FROM instances WHERE id = $1', [instanceId]);
+      const sessions = await client.query<HolderRow>(
+        'DELETE FROM device_sessions WHERE instance_id = $1 RETURNING *',
+        [instanceId],
+      );
+      return { instanceId, sessions: sessions.rows.map(toHolder) };
+    });
+  }
+}
