@@ -32,4 +32,4 @@ export class HarnessError extends Error {
 }
 
 /** The one command that installs every binary the harness needs, quoted in error messages. */
-export const INSTALL_COMMAND = 'sudo apt-get install -y influxdb mosquitto';
+export const INSTALL_COMMAND = 'sudo apt-get install -y influxdb mosquitto haproxy';

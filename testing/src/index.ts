@@ -2,6 +2,14 @@ export { HarnessError, type HarnessErrorCode, INSTALL_COMMAND } from './errors.t
 export { killOnExit, removeOnExit } from './exit-cleanup.ts';
 export { freePort } from './free-port.ts';
 export {
+  DEFAULT_HAPROXY_OPTIONS,
+  type HAProxyBackend,
+  type HAProxyOptions,
+  type HAProxyServer,
+  type HAProxyServerStatus,
+  startHAProxy,
+} from './haproxy-server.ts';
+export {
   DEFAULT_INFLUXDB_OPTIONS,
   type InfluxDBOptions,
   type InfluxDBServer,
