@@ -442,6 +442,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     auth,
     latest,
     presence: cluster ?? new LocalPresence(sessions, instanceId),
+    ...(cluster ? { closeSession: (id: string) => cluster.closeSession(id) } : {}),
     cancelCommands: (id) => commands.cancelAll(id),
   });
   registerCommandRoutes(app, { commands, registry, keys });

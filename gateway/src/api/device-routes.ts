@@ -24,6 +24,11 @@ export interface DeviceRouteDeps {
   readonly deviceTypes: DeviceTypeRegistry;
   readonly auth: DeviceAuthenticator;
   readonly latest: LatestReadings;
+  /**
+   * Closes the device's live session wherever it is (device deleted or credential rotated);
+   * defaults to this instance's sessions.
+   */
+  readonly closeSession?: (deviceId: string) => void;
   /** Cancels a deleted device's pending commands. */
   readonly cancelCommands?: (deviceId: string) => Promise<unknown>;
 }
@@ -103,6 +108,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps): void {
   const { registry, sessions, keys, deviceTypes } = deps;
+  const closeSession = deps.closeSession ?? ((id: string) => void sessions.revoke(id));
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   const presenceOf = async (ids: readonly string[]) => deps.presence.presence(ids);
@@ -332,7 +338,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         throw new GatewayError('device_not_found', `no device ${req.params.id}`);
       }
       deps.auth.forget(req.params.id);
-      sessions.revoke(req.params.id);
+      closeSession(req.params.id);
       deps.latest.delete(req.params.id);
       await deps.cancelCommands?.(req.params.id);
       return reply.code(204).send(null);
@@ -374,7 +380,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       const device = await registry.setCredential(req.params.id, credential);
       if (!device) throw new GatewayError('device_not_found', `no device ${req.params.id}`);
       deps.auth.forget(device.id);
-      sessions.revoke(device.id);
+      closeSession(device.id);
       return { device: await view(device), ...(token ? { token } : {}) };
     },
   );

@@ -15,6 +15,8 @@ export const clusterMessageSchema = z.discriminatedUnion('type', [
     deviceId: deviceIdSchema,
     sessionId: z.string().min(1).max(100),
   }),
+  /** The device was deleted or its credential rotated: close its session at once. */
+  z.strictObject({ type: z.literal('revoke'), deviceId: deviceIdSchema }),
   /** A command you accepted reached a final state elsewhere: answer its waiting requests. */
   z.strictObject({ type: z.literal('settled'), commandId: commandIdSchema }),
 ]);

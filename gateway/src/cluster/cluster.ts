@@ -156,6 +156,9 @@ export class Cluster implements CommandRouting, PresenceLookup {
           this.#claimed.delete(message.deviceId);
         }
         return;
+      case 'revoke':
+        this.#deps.sessions.revoke(message.deviceId);
+        return;
       case 'settled':
         void this.#commands?.refresh(message.commandId).catch(() => {});
         return;
@@ -251,6 +254,19 @@ export class Cluster implements CommandRouting, PresenceLookup {
     const settled = (await this.#commands?.settleLostInstance(lost.instanceId)) ?? 0;
     if (settled > 0)
       this.#log.info({ lost: lost.instanceId, settled }, 'lost instance commands settled');
+  }
+
+  /**
+   * Closes the device's session at once, here or on the instance holding it (device deleted or
+   * credential rotated). Should the message be lost, the session lasts until the device
+   * reconnects, which its old credential then no longer allows.
+   */
+  closeSession(deviceId: string): void {
+    if (this.#deps.sessions.revoke(deviceId)) return;
+    this.remoteHolder(deviceId).then(
+      (holder) => holder && this.#send(holder, { type: 'revoke', deviceId }),
+      (err: Error) => this.#log.warn({ err: err.message, deviceId }, 'session not closed'),
+    );
   }
 
   // CommandRouting

@@ -195,6 +195,17 @@ describe('several gateway instances sharing PostgreSQL and the broker', () => {
     assert.deepEqual(commandFrames(d), [], 'delivered once');
   });
 
+  it('closes the session on another instance when the device is deleted', async () => {
+    const token = await a.provision('revoke-1');
+    const d = await connect(c, token);
+    await waitUntil(async () => (await device(a, 'revoke-1')).body.device.online, {
+      message: 'revoke-1 online',
+    });
+    assert.equal((await a.api('DELETE', '/v1/devices/revoke-1')).status, 204);
+    const closed = await d.waitClosed(2_000);
+    assert.equal(closed.code, 4001);
+  });
+
   it('fires a per-second schedule once per second with three instances', async () => {
     const token = await a.provision('sched-1', 'thermostat', { group: 'sched' });
     const d = await connect(b, token);
