@@ -456,6 +456,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     bus,
     keys,
     log,
+    metrics,
     allowedOrigins: config.ALLOWED_ORIGINS,
     maxBufferedBytes: config.MAX_OUTBOUND_BYTES,
   });

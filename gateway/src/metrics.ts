@@ -111,6 +111,18 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly streamClients = new Gauge({
+    name: 'iot_gateway_stream_clients',
+    help: 'Clients of the operator stream (/v1/stream).',
+    registers: [this.registry],
+  });
+  readonly streamErrors = new Counter({
+    name: 'iot_gateway_stream_errors_total',
+    help: 'Operator stream refusals, refused client messages and dropped clients, by code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });

@@ -12,6 +12,7 @@ import type {
   TelemetryAccepted,
 } from '../events/device-bus.ts';
 import type { Logger } from '../logger.ts';
+import type { GatewayMetrics } from '../metrics.ts';
 import { refuse } from '../sessions/session-manager.ts';
 import { StreamClient } from './stream-client.ts';
 import { STREAM_LIMITS, STREAM_PROTOCOL_V1 } from './stream-protocol.ts';
@@ -25,6 +26,7 @@ export interface OperatorStreamOptions {
   readonly bus: DeviceBus;
   readonly keys: ApiKeyStore;
   readonly log: Logger;
+  readonly metrics: GatewayMetrics;
   readonly allowedOrigins: readonly string[] | undefined;
   /** A client with more than this waiting to be sent is dropped (MAX_OUTBOUND_BYTES). */
   readonly maxBufferedBytes: number;
@@ -100,7 +102,11 @@ export class OperatorStream {
     socket.on('error', () => socket.destroy());
     const offered = req.headers['sec-websocket-protocol'];
     if (offered !== undefined && !offered.split(',').some((p) => p.trim() === STREAM_PROTOCOL_V1)) {
-      refuse(socket, 'unsupported_subprotocol', `offer the ${STREAM_PROTOCOL_V1} subprotocol`);
+      this.#refuse(
+        socket,
+        'unsupported_subprotocol',
+        `offer the ${STREAM_PROTOCOL_V1} subprotocol`,
+      );
       return;
     }
     const origin = req.headers.origin;
@@ -108,12 +114,12 @@ export class OperatorStream {
       origin !== undefined &&
       !originAllowed(origin, req.headers.host, this.#options.allowedOrigins)
     ) {
-      refuse(socket, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not allowed`);
+      this.#refuse(socket, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not allowed`);
       return;
     }
     const secret = bearer(req);
     if (!secret) {
-      refuse(socket, 'unauthorized', 'missing API key');
+      this.#refuse(socket, 'unauthorized', 'missing API key');
       return;
     }
     let key: ApiKey | undefined;
@@ -121,16 +127,16 @@ export class OperatorStream {
       key = await this.#options.keys.verify(secret);
     } catch (err) {
       this.#options.log.error({ err }, 'stream key check failed');
-      refuse(socket, 'internal_error', 'the API key could not be checked; retry later');
+      this.#refuse(socket, 'internal_error', 'the API key could not be checked; retry later');
       return;
     }
     if (!key) {
-      refuse(socket, 'unauthorized', 'unknown or revoked API key');
+      this.#refuse(socket, 'unauthorized', 'unknown or revoked API key');
       return;
     }
     if (socket.destroyed) return;
     if (this.#clients.size >= STREAM_LIMITS.maxClients) {
-      refuse(socket, 'server_busy', 'this gateway serves its maximum of streams', {
+      this.#refuse(socket, 'server_busy', 'this gateway serves its maximum of streams', {
         'Retry-After': '10',
       });
       return;
@@ -145,9 +151,11 @@ export class OperatorStream {
           subscribe: (c, devices) => this.#subscribe(c, devices),
           unsubscribe: (c, devices) => this.#unsubscribe(c, devices),
           closed: (c) => this.#closed(c),
+          counted: (code) => this.#options.metrics.streamErrors.inc({ code }),
         },
       );
       this.#clients.add(client);
+      this.#options.metrics.streamClients.set(this.#clients.size);
       client.sendMessage({
         type: 'hello',
         key: { id: key.id, name: key.name, role: key.role },
@@ -158,6 +166,12 @@ export class OperatorStream {
         },
       });
     });
+  }
+
+  /** Refuses an upgrade with a plain HTTP answer, counted in /metrics. */
+  #refuse(...args: Parameters<typeof refuse>): void {
+    this.#options.metrics.streamErrors.inc({ code: args[1] });
+    refuse(...args);
   }
 
   #subscribe(client: StreamClient, devices: readonly string[]): boolean {
@@ -188,6 +202,7 @@ export class OperatorStream {
 
   #closed(client: StreamClient): void {
     this.#clients.delete(client);
+    this.#options.metrics.streamClients.set(this.#clients.size);
     this.#unsubscribe(client, [...client.subscriptions]);
   }
 

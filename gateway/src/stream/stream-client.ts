@@ -12,6 +12,8 @@ export interface StreamClientHooks {
   subscribe(client: StreamClient, devices: readonly string[]): boolean;
   unsubscribe(client: StreamClient, devices: readonly string[]): void;
   closed(client: StreamClient): void;
+  /** Counts a refused message or a dropped client in /metrics. */
+  counted(code: ErrorCode): void;
 }
 
 /**
@@ -86,6 +88,7 @@ export class StreamClient {
   /** Closes with a documented code; a close frame would wait behind unread data, so cut soon. */
   close(reason: CloseReason, lingerMs = 100): void {
     if (this.#ended) return;
+    if (reason !== 'going_away') this.#hooks.counted(reason);
     this.#end();
     this.#ws.close(closeCode(reason), reason);
     if (lingerMs === 0) this.#ws.terminate();
@@ -99,6 +102,7 @@ export class StreamClient {
   }
 
   #error(code: ErrorCode, message: string, issues?: Array<{ path: string; message: string }>) {
+    this.#hooks.counted(code);
     this.sendMessage({ type: 'error', code, message, ...(issues ? { issues } : {}) });
   }
 

@@ -191,6 +191,9 @@ describe('the operator stream', () => {
     peer.send({ type: 'ping' });
     await peer.next((m) => m.type === 'pong');
     peer.ws.close();
+    const metrics = (await gw.api('GET', '/metrics')).body as string;
+    assert.match(metrics, /iot_gateway_stream_errors_total\{code="invalid_stream_message"\} 2/);
+    assert.match(metrics, /iot_gateway_stream_errors_total\{code="too_many_subscriptions"\} 1/);
   });
 
   it('drops a client that does not read, and only that one', async () => {
@@ -222,5 +225,7 @@ describe('the operator stream', () => {
     const last = `flood-${sent - 1}`;
     await reader.next((m) => m.type === 'status' && m.deviceId === last);
     reader.ws.close();
+    const metrics = (await gw.api('GET', '/metrics')).body as string;
+    assert.match(metrics, /iot_gateway_stream_errors_total\{code="stream_too_slow"\} 1/);
   });
 });
