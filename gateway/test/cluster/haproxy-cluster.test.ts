@@ -242,6 +242,13 @@ describe('three gateway processes behind HAProxy, one PostgreSQL, one broker', (
       { message: 'the reboot to be sent' },
     );
     const victims = devices.filter((_, i) => holders[i] === victimId);
+    // A device on the victim that will not come back: the others must declare it offline.
+    const victimGateway = gateways.get(victim) as GatewayProcess;
+    const gone = await api(a.url, 'POST', '/v1/devices', { id: 'lb-gone', type: 'thermostat' });
+    const goneDevice = await TestDevice.connect(victimGateway.url, gone.body.token);
+    await waitUntil(async () => (await holderOf('lb-gone')) === victimId, {
+      message: 'lb-gone online on the victim',
+    });
     await waitUntil(() => devices.every((d) => d.acked.size > 50), {
       message: 'load before the kill',
     }).catch((err: Error) => {
@@ -250,7 +257,7 @@ describe('three gateway processes behind HAProxy, one PostgreSQL, one broker', (
       );
     });
     const killedAt = Date.now();
-    await (gateways.get(victim) as GatewayProcess).kill('SIGKILL');
+    await victimGateway.kill('SIGKILL');
     const survivor = (gateways.get(names.find((n) => n !== victim) as string) as GatewayProcess)
       .url;
 
@@ -275,6 +282,16 @@ describe('three gateway processes behind HAProxy, one PostgreSQL, one broker', (
       },
       { timeoutMs: 20_000, message: "the lost instance's devices on the survivors" },
     );
+    const offline = await waitUntil(
+      async () => {
+        const d = (await api(survivor, 'GET', '/v1/devices/lb-gone')).body.device;
+        return d.online ? undefined : Date.now() - killedAt;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: 'lb-gone offline' },
+    );
+    assert.ok(offline <= 15_000, `lb-gone offline ${offline} ms after the kill`);
+    goneDevice.close();
+    process.stdout.write(`# lb-gone offline ${offline} ms after kill -9\n`);
     process.stdout.write(
       `# instance loss noticed and its sent command settled ${detectedMs} ms after kill -9\n`,
     );
