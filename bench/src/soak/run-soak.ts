@@ -60,6 +60,9 @@ export interface SoakFigures {
   };
   readonly sessions: number;
   readonly disconnects: Record<string, number>;
+  readonly connectFailures: Record<string, number>;
+  /** Devices that stopped for good (a close the SDK does not retry), by reason. */
+  readonly gaveUp: Record<string, number>;
   readonly commands: {
     operator: number;
     fleet: number;
@@ -295,6 +298,8 @@ export async function runSoak(options: SoakOptions, log: Log): Promise<SoakResul
       },
       sessions: final.sessions,
       disconnects: final.disconnects,
+      connectFailures: final.connectFailures,
+      gaveUp: final.gaveUp,
       commands: {
         operator: load.stats.commands,
         fleet: load.stats.fleetCommands,

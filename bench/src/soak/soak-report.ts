@@ -27,7 +27,8 @@ export function renderSoak(result: SoakResult): string {
   lines.push(
     '',
     `Readings: ${r.sent} sent, ${r.acked} acked, ${r.rejected} rejected (${r.invalidSent} invalid on purpose), ` +
-      `${r.unackedAtExit} unacked at exit. Sessions opened: ${f.sessions}; ended: ${tally(f.disconnects)}.`,
+      `${r.unackedAtExit} unacked at exit. Sessions opened: ${f.sessions}; ended: ${tally(f.disconnects)}; ` +
+      `failed attempts: ${tally(f.connectFailures)}; devices that gave up: ${tally(f.gaveUp)}.`,
     `Commands: ${f.commands.operator} by operators, ${f.commands.fleet} fleet commands plus the schedule's, ` +
       `${f.commands.delivered} delivered to devices; API calls that failed (gateway down): ${tally(f.commands.apiFailures)}.`,
     `After each gateway SIGKILL, 95 % of the devices were back in ${f.gatewayRestartsToReconnectedS.map((s) => `${s} s`).join(', ') || '(not measured)'}. ` +

@@ -59,8 +59,10 @@ Output
   --seed N                seed the sensor models for repeatable data
   -h, --help              this text
 
-Ctrl-C or SIGTERM stops sending, waits for acks (--drain) and prints the summary. Exit code 0,
-or 1 when readings were rejected or left unacked, 2 for bad flags or a failed start.
+Ctrl-C or SIGTERM stops sending, waits for acks (--drain) and prints the summary; so does the
+end of --duration, or every device stopping for good (its session taken over by another
+connection, the device deleted or its credentials rotated). Exit code 0, or 1 when readings were
+rejected or left unacked or devices stopped, 2 for bad flags or a failed start.
 
 Examples
   # 100 thermostats at one reading per second for a minute

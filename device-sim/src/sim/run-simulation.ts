@@ -70,7 +70,11 @@ async function loadDevices(
  * Resolves on the first SIGINT/SIGTERM (a second one exits at once), or when the duration armed
  * with `arm()` runs out: the duration starts once every device has started.
  */
-function endOfRun(): { ended: Promise<string>; arm(durationMs: number): void } {
+function endOfRun(): {
+  ended: Promise<string>;
+  arm(durationMs: number): void;
+  now(why: string): void;
+} {
   let finish!: (why: string) => void;
   const ended = new Promise<string>((resolve) => {
     finish = resolve;
@@ -88,6 +92,12 @@ function endOfRun(): { ended: Promise<string>; arm(durationMs: number): void } {
   process.on('SIGTERM', onSignal);
   return {
     ended,
+    now(why) {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      finish(why);
+    },
     arm(durationMs) {
       if (durationMs <= 0) return;
       timer = setTimeout(() => {
@@ -102,7 +112,8 @@ function endOfRun(): { ended: Promise<string>; arm(durationMs: number): void } {
 /** Exit code of a finished run: 1 when readings were lost or rejected beyond the chaos. */
 export function exitCodeOf(summary: Summary): number {
   const rejected = Object.values(summary.rejected).reduce((a, b) => a + b, 0);
-  return summary.unacked > 0 || rejected > summary.chaos.invalidReadings ? 1 : 0;
+  const stopped = Object.values(summary.gaveUp).reduce((a, b) => a + b, 0);
+  return summary.unacked > 0 || stopped > 0 || rejected > summary.chaos.invalidReadings ? 1 : 0;
 }
 
 /** Runs the simulator with validated options; resolves with the exit code. */
@@ -179,9 +190,26 @@ export async function runSimulation(options: SimOptions, io: SimIo): Promise<num
   // The duration counts from here: starting child processes and ramping up take their time.
   const started = performance.now();
   end.arm(options.duration * 1000);
+  // Devices the gateway ended for good do not come back: once all have, the run is over (and
+  // this timer is what keeps the process alive when no device has anything left to do).
+  const watch = setInterval(() => {
+    const s = runner.snapshot();
+    if (Object.values(s.gaveUp).reduce((a, b) => a + b, 0) >= s.devices) {
+      end.now('every device stopped');
+    }
+  }, 250);
   const why = await end.ended;
+  clearInterval(watch);
   const durationS = (performance.now() - started) / 1000;
-  reporter.note(why === 'duration' ? 'duration reached; draining' : `${why}: stopping; draining`);
+  reporter.note(
+    why === 'duration'
+      ? 'duration reached; draining'
+      : why === 'every device stopped'
+        ? `every device stopped (${Object.entries(runner.snapshot().gaveUp)
+            .map(([k, n]) => `${k}=${n}`)
+            .join(' ')}); the run ends`
+        : `${why}: stopping; draining`,
+  );
   const final = await runner.stop(options.drain * 1000);
   reporter.stop();
 

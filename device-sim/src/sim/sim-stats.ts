@@ -21,6 +21,11 @@ export interface StatsSnapshot {
   readonly disconnects: Tally;
   /** Connection attempts that failed before `hello`, by reason. */
   readonly connectFailures: Tally;
+  /**
+   * Devices that stopped for good because the gateway ended their session in a way the SDK does
+   * not retry (replaced by another connection, revoked, credentials refused), by reason.
+   */
+  readonly gaveUp: Tally;
   /** Sessions opened. */
   readonly sessions: number;
   /** Unacked readings in the devices' buffers now. */
@@ -84,6 +89,7 @@ export class SimStats {
   readonly frameErrors: Tally = {};
   readonly disconnects: Tally = {};
   readonly connectFailures: Tally = {};
+  readonly gaveUp: Tally = {};
   readonly commands = { received: 0, succeeded: 0, failed: 0 };
   readonly chaos = {
     invalidReadings: 0,
@@ -108,6 +114,10 @@ export class SimStats {
     bump(event.wasOpen ? this.disconnects : this.connectFailures, disconnectLabel(event));
   }
 
+  gaveUpOn(event: DisconnectedEvent): void {
+    bump(this.gaveUp, disconnectLabel(event));
+  }
+
   snapshot(): StatsSnapshot {
     return {
       devices: this.devices,
@@ -118,6 +128,7 @@ export class SimStats {
       frameErrors: { ...this.frameErrors },
       disconnects: { ...this.disconnects },
       connectFailures: { ...this.connectFailures },
+      gaveUp: { ...this.gaveUp },
       sessions: this.sessions,
       buffered: this.bufferedNow(),
       unacked: this.unacked,
@@ -140,6 +151,7 @@ export function mergeSnapshots(snapshots: readonly StatsSnapshot[]): StatsSnapsh
   const frameErrors: Tally = {};
   const disconnects: Tally = {};
   const connectFailures: Tally = {};
+  const gaveUp: Tally = {};
   const commands = { received: 0, succeeded: 0, failed: 0 };
   const chaos = { invalidReadings: 0, malformedFrames: 0, disconnects: 0, zombies: 0, churned: 0 };
   let devices = 0;
@@ -163,6 +175,7 @@ export function mergeSnapshots(snapshots: readonly StatsSnapshot[]): StatsSnapsh
     addTally(frameErrors, s.frameErrors);
     addTally(disconnects, s.disconnects);
     addTally(connectFailures, s.connectFailures);
+    addTally(gaveUp, s.gaveUp ?? {});
     for (const k of Object.keys(commands) as Array<keyof typeof commands>)
       commands[k] += s.commands[k];
     for (const k of Object.keys(chaos) as Array<keyof typeof chaos>) chaos[k] += s.chaos[k];
@@ -177,6 +190,7 @@ export function mergeSnapshots(snapshots: readonly StatsSnapshot[]): StatsSnapsh
     frameErrors,
     disconnects,
     connectFailures,
+    gaveUp,
     sessions,
     buffered,
     unacked,

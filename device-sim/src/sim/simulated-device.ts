@@ -71,6 +71,8 @@ export class SimulatedDevice {
   #zombie = false;
   #rebooting = false;
   #stopped = false;
+  /** The gateway ended the session for good: the device has stopped taking readings. */
+  #gaveUp = false;
   #firmware = '1.0.0';
   #lastTs = 0;
   readonly ledger: DeviceLedger | undefined;
@@ -189,10 +191,20 @@ export class SimulatedDevice {
       this.#zombie = false;
       // An attempt cut short by the run's own end is no failure.
       if (!(this.#stopped && !event.wasOpen)) stats.disconnected(event);
+      if (!event.willReconnect && !this.#stopped) {
+        // Replaced by another connection with the same credentials, revoked, refused: the SDK
+        // will not try again, so neither does the device: it stops taking readings rather than
+        // pile them up, and the status line shows it as stopped, not as sending.
+        this.#gaveUp = true;
+        this.#stopped = true;
+        clearTimeout(this.#timer);
+        stats.gaveUpOn(event);
+      }
     });
     this.client.on('error', (error) => {
-      // Rejected readings are counted where their promise settles.
-      if (error.seq === undefined) stats.frameError(error.code);
+      // Rejected readings are counted where their promise settles; the error a fatal close
+      // carries is counted above, as the reason the device gave up.
+      if (error.seq === undefined && !this.#gaveUp) stats.frameError(error.code);
     });
     this.client.on('command', (command) => {
       stats.commands.received++;
@@ -281,7 +293,9 @@ export class SimulatedDevice {
 
   readonly #onReject = (error: DeviceError): void => {
     this.#outstanding--;
-    if (error.code === 'client_closed') this.#stats.unacked++;
+    // Readings still buffered when the session ended for good were not judged by the gateway:
+    // they are unacked, not rejected.
+    if (error.code === 'client_closed' || this.#gaveUp) this.#stats.unacked++;
     else this.#stats.reject(error.code);
     if (this.#max) this.#fill();
   };

@@ -24,6 +24,8 @@ export interface Summary {
   readonly sessions: number;
   readonly disconnects: Tally;
   readonly connectFailures: Tally;
+  /** Devices that stopped because the gateway ended their session for good, by reason. */
+  readonly gaveUp: Tally;
   readonly commands: StatsSnapshot['commands'];
   readonly chaos: StatsSnapshot['chaos'];
 }
@@ -57,6 +59,7 @@ export function summarize(
     sessions: snapshot.sessions,
     disconnects: snapshot.disconnects,
     connectFailures: snapshot.connectFailures,
+    gaveUp: snapshot.gaveUp,
     commands: snapshot.commands,
     chaos: snapshot.chaos,
   };
@@ -78,6 +81,11 @@ export function formatSummary(s: Summary): string {
     `  rejected  ${tally(s.rejected)}`,
     `  ack latency  p50 ${l.p50 ?? '-'} ms, p90 ${l.p90 ?? '-'} ms, p99 ${l.p99 ?? '-'} ms, max ${l.max ?? '-'} ms`,
     `  sessions  ${int(s.sessions)} opened; ended: ${tally(s.disconnects)}; failed attempts: ${tally(s.connectFailures)}`,
+    ...(Object.keys(s.gaveUp).length > 0
+      ? [
+          `  stopped   ${int(Object.values(s.gaveUp).reduce((a, b) => a + b, 0))} devices gave up: ${tally(s.gaveUp)}`,
+        ]
+      : []),
     `  commands  received ${s.commands.received}, succeeded ${s.commands.succeeded}, failed ${s.commands.failed}`,
   ];
   const c = s.chaos;
@@ -105,8 +113,12 @@ export function formatStatus(
   const p50 = latency.percentile(0.5);
   const p99 = latency.percentile(0.99);
   const rejected = Object.values(now.rejected).reduce((a, b) => a + b, 0);
+  const stopped = Object.values(now.gaveUp).reduce((a, b) => a + b, 0);
   return `[${sinceStartS.toFixed(0)}s] ${[
     `connected ${int(now.connected)}/${int(now.devices)}`,
+    // Devices the gateway ended for good (another connection took their session...) send
+    // nothing more: say so next to the connected count, with why.
+    ...(stopped > 0 ? [`stopped ${int(stopped)} (${tally(now.gaveUp)})`] : []),
     `sent ${int(perSec(now.sent, before?.sent))}/s`,
     `acked ${int(now.acked)} (${int(perSec(now.acked, before?.acked))}/s)`,
     `p50 ${p50 === undefined ? '-' : p50.toFixed(1)} ms p99 ${p99 === undefined ? '-' : p99.toFixed(1)} ms`,
