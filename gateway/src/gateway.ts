@@ -505,7 +505,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   ];
 
   const summary = [
-    `operator API ${url}/v1 (docs ${url}/docs), devices connect at ${url.replace('http', 'ws')}/v1/connect`,
+    `operator console ${url}/console, API ${url}/v1 (docs ${url}/docs), devices connect at ${url.replace('http', 'ws')}/v1/connect`,
     tls
       ? `TLS: on (${tls.state.subject}, valid until ${tls.state.validTo}; reloaded on change or SIGHUP)${tls.state.clientCertificates ? '; X.509 devices: client certificates chained to TLS_CLIENT_CA_FILE' : ''}`
       : 'TLS: off (set TLS_CERT_FILE and TLS_KEY_FILE to serve HTTPS and WSS on this port)',

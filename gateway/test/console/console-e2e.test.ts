@@ -149,6 +149,65 @@ describe('the operator console in Chromium', () => {
     await page.waitForSelector('[data-testid="events"] li.sev-error >> text=sensor.fault');
   });
 
+  it('provisions a device and shows its token once; rotates it; deletes it after a confirmation', async () => {
+    await page.goto(`${gw.url}/console#/fleet`);
+    await page.click('[data-testid="provision"]');
+    await page.fill('form.dialog input[name="id"]', 'new-meter');
+    await page.selectOption('form.dialog select[name="type"]', 'power-meter');
+    await page.fill('form.dialog input[name="labels"]', 'site=roof');
+    await page.click('form.dialog button[type="submit"]');
+    await page.waitForSelector('[data-testid="secret"]');
+    const token = await page.$eval(
+      '[data-testid="secret"]',
+      (el) => (el as unknown as { value: string }).value,
+    );
+    assert.match(token, /^dtk_/);
+    // The token works: a device connects with it.
+    const fresh = await TestDevice.connect(gw.url, token);
+    await page.click('text=Done');
+    await page.waitForSelector(`${row('new-meter')}[data-online="true"]`);
+
+    await page.click(row('new-meter'));
+    await page.click('text=Rotate token');
+    await page.waitForSelector('[data-testid="secret"]');
+    const rotated = await page.$eval(
+      '[data-testid="secret"]',
+      (el) => (el as unknown as { value: string }).value,
+    );
+    assert.notEqual(rotated, token);
+    assert.equal((await fresh.waitClosed()).code, 4001, 'the old session is closed');
+    await page.click('text=Done');
+
+    await page.click('button.danger >> text=Delete');
+    await page.click('[aria-label="confirm"] button.danger');
+    await page.waitForSelector('[data-testid="fleet-list"]');
+    await page.waitForSelector(row('new-meter'), { state: 'detached' });
+    assert.equal((await gw.api('GET', '/v1/devices/new-meter')).status, 404);
+  });
+
+  it('creates a schedule with the next runs shown, and deletes it', async () => {
+    await page.goto(`${gw.url}/console#/schedules`);
+    await page.fill('input[name="name"]', 'nightly reboot');
+    await page.fill('input[name="cron"]', '0 3 * * *');
+    await page.fill('input[name="timezone"]', 'UTC');
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="next-runs"]')?.textContent?.includes('Next runs'),
+    );
+    await page.fill('input[name="cron"]', '0 3 * *');
+    await page.waitForSelector('[data-testid="next-runs"] >> text=5 fields');
+    await page.fill('input[name="cron"]', '0 3 * * *');
+    await page.selectOption('select[name="selector-type"]', 'thermostat');
+    await page.selectOption('[data-testid="schedule-form"] select[name="command"]', 'reboot');
+    await page.click('text=Create schedule');
+    await page.waitForSelector('[data-testid="schedules"] >> text=nightly reboot');
+    const [schedule] = (await gw.api('GET', '/v1/schedules')).body.schedules;
+    assert.equal(schedule.cron, '0 3 * * *');
+    assert.deepEqual(schedule.selector, { type: 'thermostat' });
+    await page.click('[data-testid="schedules"] button.danger');
+    await page.click('[aria-label="confirm"] button.danger');
+    await page.waitForSelector('[data-testid="schedules"] >> text=No schedules');
+  });
+
   it('shows a viewer no send, delete or provision button, and the API refuses a crafted request', async () => {
     const viewer = await createKey(gw, 'viewer', 'console viewer');
     const context = await browser.newContext();
