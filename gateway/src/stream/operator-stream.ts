@@ -84,7 +84,7 @@ export class OperatorStream {
     bus.on('telemetry', this.#onTelemetry);
     bus.on('event', this.#onEvent);
     bus.on('command', this.#onCommand);
-    this.#sweep = setInterval(() => this.#check(), SWEEP_MS);
+    this.#sweep = setInterval(() => void this.checkKeys(), SWEEP_MS);
     this.#sweep.unref();
   }
 
@@ -206,14 +206,24 @@ export class OperatorStream {
     this.#unsubscribe(client, [...client.subscriptions]);
   }
 
-  #check(): void {
-    for (const client of [...this.#clients]) {
-      // An unreachable store keeps the stream until it can tell.
-      void Promise.resolve(this.#options.keys.verify(client.secret)).then(
-        (key) => (key ? client.ping() : client.close('api_key_revoked')),
-        () => client.ping(),
-      );
-    }
+  /**
+   * Checks every client's key again and pings the client (the sweep does it every 30 s): a
+   * revoked key ends its streams with 4011 `api_key_revoked`, a client that did not answer the
+   * previous ping is dropped.
+   */
+  async checkKeys(): Promise<void> {
+    await Promise.all(
+      [...this.#clients].map(async (client) => {
+        let live = true;
+        try {
+          live = (await this.#options.keys.verify(client.secret)) !== undefined;
+        } catch {
+          // An unreachable store keeps the stream until it can tell.
+        }
+        if (live) client.ping();
+        else client.close('api_key_revoked');
+      }),
+    );
   }
 
   #broadcast(text: string): void {

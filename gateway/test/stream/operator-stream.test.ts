@@ -196,6 +196,22 @@ describe('the operator stream', () => {
     assert.match(metrics, /iot_gateway_stream_errors_total\{code="too_many_subscriptions"\} 1/);
   });
 
+  it('ends the streams of a key once it is revoked, with 4011 api_key_revoked', async () => {
+    const doomed = await createKey(gw, 'viewer', 'doomed');
+    const peer = await StreamPeer.open(gw, doomed);
+    const hello = await peer.next((m) => m.type === 'hello');
+    const other = await StreamPeer.open(gw, viewer);
+    await other.next((m) => m.type === 'hello');
+    assert.equal((await gw.api('DELETE', `/v1/api-keys/${hello.key.id}`)).status, 204);
+    await gw.stream.checkKeys();
+    await waitUntil(() => peer.closed, { message: 'the revoked key stream closed' });
+    assert.equal(peer.closed?.code, 4011);
+    // Others carry on: the ping was answered.
+    other.send({ type: 'ping' });
+    await other.next((m) => m.type === 'pong');
+    other.ws.close();
+  });
+
   it('drops a client that does not read, and only that one', async () => {
     const reader = await StreamPeer.open(gw, viewer);
     const stuck = await StreamPeer.open(gw, viewer);
