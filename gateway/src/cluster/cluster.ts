@@ -181,6 +181,7 @@ export class Cluster implements CommandRouting, PresenceLookup {
       const renewed = await store.renew(this.instanceId, now + this.#leaseMs, seen);
       if (!renewed) await this.#rejoin(now);
       await this.#findTakenOver();
+      await this.#claimMissing();
       for (const lost of await store.reapExpired(now, this.instanceId)) await this.#lost(lost);
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'cluster renewal failed; retrying');
@@ -200,6 +201,34 @@ export class Cluster implements CommandRouting, PresenceLookup {
       const deviceId = session.device.id;
       await this.#lanes.run(deviceId, async () => {
         if (sessions.get(deviceId) !== session) return;
+        await store.claim({
+          deviceId,
+          instanceId: this.instanceId,
+          sessionId: session.id,
+          connectedAt: session.connectedAt,
+          lastSeenAt: session.lastSeen,
+        });
+        this.#claimed.set(deviceId, session.id);
+      });
+    }
+  }
+
+  /**
+   * Sessions here whose claim did not make it to the store (it failed, say, while the database
+   * was away) are claimed now, unless another instance holds the device meanwhile.
+   */
+  async #claimMissing(): Promise<void> {
+    const { store, sessions } = this.#deps;
+    const missing = [...sessions.values()].filter((s) => this.#claimed.get(s.device.id) !== s.id);
+    if (missing.length === 0) return;
+    const holders = await store.holders(missing.map((s) => s.device.id));
+    for (const session of missing) {
+      const deviceId = session.device.id;
+      if (holders.has(deviceId)) continue;
+      await this.#lanes.run(deviceId, async () => {
+        if (sessions.get(deviceId) !== session || this.#claimed.get(deviceId) === session.id) {
+          return;
+        }
         await store.claim({
           deviceId,
           instanceId: this.instanceId,
