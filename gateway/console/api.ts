@@ -52,7 +52,12 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
-  const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+  } catch {
+    // A proxy's HTML error page, say: the status tells what happened.
+  }
   if (!res.ok) {
     const err = new ApiError(
       res.status,

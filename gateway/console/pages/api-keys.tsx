@@ -2,8 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import type { KeyInfo, Role } from '../api.ts';
 import { ApiError, api } from '../api.ts';
 import { Confirm, CopySecret } from '../components/copy-secret.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import { dateTime } from '../format.ts';
-import { ErrorText } from './fleet.tsx';
 
 /** API keys, for admins: create (the secret shown once), list, revoke. */
 export function ApiKeysPage(props: { me: KeyInfo }) {

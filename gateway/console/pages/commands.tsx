@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Command, FleetCommand, KeyInfo, ObjectSchema, TypeSummary } from '../api.ts';
 import { ApiError, api, deviceTypes, may } from '../api.ts';
 import { CommandPicker } from '../components/command-picker.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import type { ParamValues } from '../components/params-form.tsx';
 import { paramsOf } from '../components/params-form.tsx';
 import type { SelectorValues } from '../components/selector-fields.tsx';
@@ -10,7 +11,6 @@ import { fleet } from '../fleet-store.ts';
 import { time } from '../format.ts';
 import { useSubscription } from '../hooks.ts';
 import { stream } from '../live-stream.ts';
-import { ErrorText } from './fleet.tsx';
 
 const SENT_KEY = 'iot-gateway.fleet-commands';
 const STATES = ['queued', 'sent', 'succeeded', 'failed', 'timed_out', 'expired', 'cancelled'];

@@ -10,7 +10,6 @@ import { fleet } from '../fleet-store.ts';
 import { ago, dateTime, time, value } from '../format.ts';
 import { useSubscription, useTicker } from '../hooks.ts';
 import { stream } from '../live-stream.ts';
-import { ErrorText } from './fleet.tsx';
 
 /** How much history the charts show. */
 const WINDOW_MS = 10 * 60_000;
@@ -379,7 +378,6 @@ export function SendCommand(props: { deviceId: string; schema: TypeSchema }) {
       ) : null}
       <button type="submit">Send</button>
       {sent ? <span class="muted"> {sent}</span> : null}
-      <ErrorText error={undefined} />
     </form>
   );
 }

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Device, KeyInfo, TypeSummary } from '../api.ts';
-import { ApiError, api, deviceTypes, may } from '../api.ts';
+import { ApiError, api, deviceTypes, may, unwrapDevice } from '../api.ts';
 import { CopySecret } from '../components/copy-secret.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import { VirtualList } from '../components/virtual-list.tsx';
 import type { DeviceRow } from '../fleet-store.ts';
 import { fleet } from '../fleet-store.ts';
@@ -189,8 +190,9 @@ async function fillLatest(ids: readonly string[]): Promise<void> {
   const worker = async () => {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       try {
-        const body = await api<{ device: Device }>('GET', `/v1/devices/${encodeURIComponent(id)}`);
-        const d = body.device ?? (body as unknown as Device);
+        const d = unwrapDevice(
+          await api<{ device: Device }>('GET', `/v1/devices/${encodeURIComponent(id)}`),
+        );
         const row = fleet.devices.get(id);
         if (row && d.latest) {
           row.latest = { ts: Date.parse(d.latest.ts), metrics: d.latest.metrics };
@@ -271,25 +273,5 @@ function Provision(props: { types: TypeSummary[]; onDone: () => void }) {
         </button>
       </div>
     </form>
-  );
-}
-
-export function ErrorText(props: { error: ApiError | string | undefined }) {
-  const { error } = props;
-  if (!error) return null;
-  if (typeof error === 'string') return <p class="field-error">{error}</p>;
-  return (
-    <div class="field-error" data-testid="api-error">
-      {error.message}
-      {error.issues.length > 0 ? (
-        <ul>
-          {error.issues.map((i) => (
-            <li key={i.path}>
-              <code>{i.path}</code>: {i.message}
-            </li>
-          ))}
-        </ul>
-      ) : null}
-    </div>
   );
 }

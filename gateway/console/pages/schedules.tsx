@@ -3,13 +3,13 @@ import type { KeyInfo, ObjectSchema, TypeSummary } from '../api.ts';
 import { ApiError, api, deviceTypes, may } from '../api.ts';
 import { CommandPicker } from '../components/command-picker.tsx';
 import { Confirm } from '../components/copy-secret.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import type { ParamValues } from '../components/params-form.tsx';
 import { paramsOf } from '../components/params-form.tsx';
 import type { SelectorValues } from '../components/selector-fields.tsx';
 import { SelectorFields, selectorOf } from '../components/selector-fields.tsx';
 import { nextRuns } from '../cron.ts';
 import { dateTime } from '../format.ts';
-import { ErrorText } from './fleet.tsx';
 
 interface Schedule {
   id: string;
