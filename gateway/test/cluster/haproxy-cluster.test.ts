@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import {
   startServices,
   waitUntil,
 } from '@iot-gateway/testing';
+import { connectAsync } from 'mqtt';
 import { GatewayProcess } from '../support/gateway-process.ts';
 import { TestDevice } from '../support/test-device.ts';
 import { ADMIN_TOKEN } from '../support/test-gateway.ts';
@@ -144,6 +146,8 @@ describe('three gateway processes behind HAProxy, one PostgreSQL, one broker', (
     DATABASE_URL: database.url,
     DATABASE_POOL_SIZE: '4',
     MQTT_URL: services.mqtt.url,
+    MQTT_COMMAND_INGRESS: 'on',
+    MQTT_SHARE_GROUP: 'gateways',
     INFLUX_URL: `${services.influx.url}/iot`,
     INSTANCE_ID: `gw-${name}`,
     SPOOL_FSYNC: 'none',
@@ -227,6 +231,21 @@ describe('three gateway processes behind HAProxy, one PostgreSQL, one broker', (
       );
       assert.equal(res.body.state, 'succeeded', `posted at ${name}: ${JSON.stringify(res.body)}`);
     }
+
+    // And one sent over MQTT, taken by one of the three instances.
+    const backend = await connectAsync(services.mqtt.url, { clientId: 'cluster-backend' });
+    const viaMqtt = randomUUID();
+    await backend.publishAsync(
+      'iot/devices/lb-1/commands',
+      JSON.stringify({ id: viaMqtt, name: 'reboot', params: {} }),
+      { qos: 1 },
+    );
+    await backend.endAsync();
+    await waitUntil(
+      async () =>
+        (await api(haproxy.url, 'GET', `/v1/commands/${viaMqtt}`)).body?.state === 'succeeded',
+      { message: 'the MQTT command to succeed' },
+    );
 
     // Kill the instance holding lb-0, while lb-0 sits on a reboot that instance sent.
     const victimId = holders[0] as string;
