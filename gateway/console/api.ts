@@ -16,6 +16,12 @@ export const credentials = {
   clear(): void {
     sessionStorage.removeItem(KEY);
   },
+  /** Signing out forgets the key and everything else the console kept for this tab. */
+  forgetAll(): void {
+    for (const name of Object.keys(sessionStorage)) {
+      if (name.startsWith('iot-gateway.')) sessionStorage.removeItem(name);
+    }
+  },
 };
 
 export interface Issue {

@@ -18,7 +18,7 @@ export function App() {
   const [checking, setChecking] = useState(credentials.get() !== null);
 
   const signOut = () => {
-    credentials.clear();
+    credentials.forgetAll();
     stream.stop();
     fleet.stop();
     setKey(undefined);

@@ -149,6 +149,22 @@ describe('the operator console in Chromium', () => {
     await page.waitForSelector('[data-testid="events"] li.sev-error >> text=sensor.fault');
   });
 
+  it('sends a fleet command by selector and follows its summary live', async () => {
+    await page.goto(`${gw.url}/console#/commands`);
+    await page.selectOption('select[name="selector-type"]', 'thermostat');
+    await page.fill('input[name="selector-labels"]', 'site=lab');
+    await page.selectOption('[data-testid="fleet-form"] select[name="command"]', 'reboot');
+    await page.click('[data-testid="fleet-form"] button[type="submit"]');
+    await page.waitForSelector('[data-testid="fleet-summary"] >> text=3 targeted');
+    await page.waitForSelector('[data-testid="fleet-summary"] >> text=sent 3');
+    for (const id of ['thermo-1', 'thermo-2', 'thermo-3']) {
+      const command = await device(id).next((f) => f.type === 'command' && f.name === 'reboot');
+      device(id).send({ type: 'command_result', id: command.id, status: 'succeeded' });
+    }
+    await page.waitForSelector('[data-testid="fleet-summary"] >> text=succeeded 3');
+    await page.waitForSelector('[data-testid="fleet-summary"] >> text=done');
+  });
+
   it('provisions a device and shows its token once; rotates it; deletes it after a confirmation', async () => {
     await page.goto(`${gw.url}/console#/fleet`);
     await page.click('[data-testid="provision"]');
