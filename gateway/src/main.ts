@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 import { loadConfig, misspeltSettings } from './config.ts';
+import { consoleBundle } from './console/console-bundle.ts';
 import { GatewayError } from './errors.ts';
 import { startGateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
@@ -39,6 +40,9 @@ try {
   const gateway = await startGateway({ config, logger: log });
   for (const line of gateway.summary) log.info(line);
   for (const line of gateway.warnings) log.warn(line);
+  // Bundled now rather than at the first visit, so the console opens at once; embedded and test
+  // gateways bundle it when first asked.
+  consoleBundle().catch((err: Error) => log.error({ err: err.message }, 'console not bundled'));
   // Certificate renewals (ACME) signal the gateway instead of restarting it.
   process.on('SIGHUP', () => {
     if (gateway.tls) gateway.tls.reload();
