@@ -31,8 +31,8 @@ import { Cluster } from './cluster/cluster.ts';
 import { defaultInstanceId } from './cluster/instance-id.ts';
 import { PostgresPresenceStore } from './cluster/postgres-presence-store.ts';
 import { LocalPresence } from './cluster/presence.ts';
+import { commandPointWriter } from './commands/command-points.ts';
 import { CommandService } from './commands/command-service.ts';
-
 import type { Config } from './config.ts';
 import { readSettingFile } from './config.ts';
 import { registerConsoleRoutes } from './console/console-routes.ts';
@@ -40,16 +40,14 @@ import { loadDeviceTypes } from './device-types.ts';
 import { EventLoopStalls } from './event-loop-stalls.ts';
 import { DeviceBus } from './events/device-bus.ts';
 import { LatestReadings } from './events/latest-readings.ts';
+import { StatusRecorder } from './events/status-recorder.ts';
 import { TelemetryHistory } from './history/telemetry-history.ts';
 import type { Logger } from './logger.ts';
 import { createLogger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { MqttBridge } from './mqtt/mqtt-bridge.ts';
 import { defaultClientId } from './mqtt/mqtt-bridge-options.ts';
-
 import { Scheduler } from './schedules/scheduler.ts';
-
-import { commandLine, deviceTags, statusLine } from './sessions/frame-points.ts';
 import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
 import { PressureGate } from './sessions/pressure-gate.ts';
 import type { SessionContext } from './sessions/session-context.ts';
@@ -293,13 +291,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         bus.emit('command', view);
         mqtt?.publishCommandState(deviceId, commandId, { ...view });
       },
-      record: (record) => {
-        // Command outcomes feed the dashboards; nobody waits for these points.
-        void registry
-          .get(record.deviceId)
-          .then((device) => sink.write([commandLine(record, device?.type ?? 'unknown')]))
-          .catch((err: Error) => log.debug({ err: err.message }, 'command point not written'));
-      },
+      record: commandPointWriter({ registry, sink, log }),
       routing: cluster,
     },
     {
@@ -327,20 +319,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       })
     : undefined;
 
-  // Status transitions are written like telemetry; no one waits for them, so failures are only
-  // logged (they can only fail while the gateway shuts down).
-  bus.on('status', (change) => {
-    const tags = deviceTags(
-      change.deviceId,
-      change.deviceType,
-      change.labels,
-      config.TELEMETRY_TAG_LABELS,
-    );
-    sink.write([statusLine(tags, change, change.ts)]).catch((err: Error) => {
-      log.warn({ err: err.message, deviceId: change.deviceId }, 'status point not written');
-    });
-    if (!change.online) void registry.touch(new Map([[change.deviceId, change.ts]]));
-  });
+  new StatusRecorder(
+    { bus, sink, registry, log },
+    { tagLabels: config.TELEMETRY_TAG_LABELS },
+  ).start();
 
   const tls = config.TLS_CERT_FILE
     ? new TlsCredentials(
