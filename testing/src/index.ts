@@ -1,5 +1,6 @@
 export { HarnessError, type HarnessErrorCode, INSTALL_COMMAND } from './errors.ts';
 export { killOnExit, removeOnExit } from './exit-cleanup.ts';
+export { FrameInbox } from './frame-inbox.ts';
 export { freePort } from './free-port.ts';
 export {
   DEFAULT_HAPROXY_OPTIONS,

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FrameInbox } from '@iot-gateway/testing';
 import { WebSocket, WebSocketServer } from 'ws';
 
 export interface Frame {
@@ -24,10 +25,9 @@ export const DEFAULT_HELLO_LIMITS = {
 export class FakeSession {
   readonly ws: WebSocket;
   readonly request: IncomingMessage;
-  readonly frames: Frame[] = [];
+  readonly #inbox = new FrameInbox<Frame>();
   readonly raw: string[] = [];
   closed: { code: number; reason: string } | undefined;
-  #waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   #closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
 
   constructor(ws: WebSocket, request: IncomingMessage) {
@@ -42,14 +42,7 @@ export class FakeSession {
       } catch {
         return;
       }
-      this.frames.push(frame);
-      for (const w of [...this.#waiters]) {
-        if (w.match(frame)) {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1);
-          w.resolve(frame);
-          break;
-        }
-      }
+      this.#inbox.push(frame);
     });
     ws.on('close', (code, reason) => {
       this.closed = { code, reason: String(reason) };
@@ -72,32 +65,14 @@ export class FakeSession {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
   }
 
+  /** Frames received and not yet taken by {@link FakeSession.next}. */
+  get frames(): Frame[] {
+    return this.#inbox.frames;
+  }
+
   /** The first frame seen or coming that matches; each frame is handed out once. */
   next(match: (f: Frame) => boolean = () => true, timeoutMs = 5000): Promise<Frame> {
-    const seen = this.frames.find(match);
-    if (seen) {
-      this.frames.splice(this.frames.indexOf(seen), 1);
-      return Promise.resolve(seen);
-    }
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        match,
-        resolve: (f: Frame) => {
-          clearTimeout(timer);
-          this.frames.splice(this.frames.indexOf(f), 1);
-          resolve(f);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(
-          new Error(
-            `no matching frame within ${timeoutMs} ms; have ${JSON.stringify(this.frames)}`,
-          ),
-        );
-      }, timeoutMs);
-      this.#waiters.push(waiter);
-    });
+    return this.#inbox.next(match, timeoutMs);
   }
 
   /** Waits for `count` telemetry frames and returns them in order. */

@@ -176,7 +176,12 @@ describe('MQTT bridge of a running gateway', () => {
         message: 'the device is slowed down',
       });
       const ackedWhileHeld = load.acked.size;
-      await new Promise((r) => setTimeout(r, 500));
+      // The device offers 500 more readings; while the gateway does not read, few get acked.
+      const sentWhileHeld = load.sent.size;
+      await waitUntil(() => load.sent.size > sentWhileHeld + 500, {
+        timeoutMs: 15_000,
+        message: 'the device keeps sending',
+      });
       assert.ok(
         load.acked.size - ackedWhileHeld < 300,
         'reading stopped, apart from frames in flight',

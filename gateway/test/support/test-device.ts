@@ -1,3 +1,4 @@
+import { FrameInbox } from '@iot-gateway/testing';
 import WebSocket from 'ws';
 
 export interface Frame {
@@ -11,24 +12,16 @@ export interface Frame {
  */
 export class TestDevice {
   readonly ws: WebSocket;
-  readonly frames: Frame[] = [];
+  readonly #inbox = new FrameInbox<Frame>();
   closed: { code: number; reason: string } | undefined;
   /** The session's `hello` frame. */
   hello: Frame | undefined;
-  #waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   #closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
-      this.frames.push(frame);
-      for (const w of [...this.#waiters]) {
-        if (w.match(frame)) {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1);
-          w.resolve(frame);
-        }
-      }
+      this.#inbox.push(JSON.parse(String(data)) as Frame);
     });
     ws.on('close', (code, reason) => {
       this.closed = { code, reason: String(reason) };
@@ -84,30 +77,14 @@ export class TestDevice {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  /** The first frame (already received or coming) that matches. */
+  /** Frames received and not yet taken by {@link TestDevice.next}. */
+  get frames(): Frame[] {
+    return this.#inbox.frames;
+  }
+
+  /** The first frame (already received or coming) that matches; each is handed out once. */
   next(match: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
-    const seen = this.frames.find(match);
-    if (seen) {
-      this.frames.splice(this.frames.indexOf(seen), 1);
-      return Promise.resolve(seen);
-    }
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        match,
-        resolve: (f: Frame) => {
-          clearTimeout(timer);
-          this.frames.splice(this.frames.indexOf(f), 1);
-          resolve(f);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(
-          new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`),
-        );
-      }, timeoutMs);
-      this.#waiters.push(waiter);
-    });
+    return this.#inbox.next(match, timeoutMs);
   }
 
   /** Waits for an ack covering `seq`. */
