@@ -1,6 +1,9 @@
+import {
+  LatencyHistogram,
+  type LatencySummary,
+} from '../../device-sim/src/sim/latency-histogram.ts';
 import type { BenchContext } from './bench-context.ts';
 import { sleep } from './bench-context.ts';
-import { LatencyHistogram, type LatencySummary } from './histogram.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { WorkerProcess } from './worker-process.ts';
 import type { LoadConnectArgs, LoadReport, LoadTotals } from './workers/load-client.ts';

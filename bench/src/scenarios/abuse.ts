@@ -1,8 +1,11 @@
 import { readdirSync } from 'node:fs';
+import {
+  LatencyHistogram,
+  type LatencySummary,
+} from '../../../device-sim/src/sim/latency-histogram.ts';
 import type { BenchContext } from '../bench-context.ts';
 import { sleep } from '../bench-context.ts';
 import type { MetricsSample } from '../gateway-process.ts';
-import { LatencyHistogram, type LatencySummary } from '../histogram.ts';
 import type { DeviceGroup } from '../provision.ts';
 import { WorkerProcess } from '../worker-process.ts';
 import type { AttackReport } from '../workers/abuse-client.ts';

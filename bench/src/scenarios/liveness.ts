@@ -1,6 +1,9 @@
+import {
+  LatencyHistogram,
+  type LatencySummary,
+} from '../../../device-sim/src/sim/latency-histogram.ts';
 import type { BenchContext } from '../bench-context.ts';
 import { sleep } from '../bench-context.ts';
-import { LatencyHistogram, type LatencySummary } from '../histogram.ts';
 import type { DeviceGroup } from '../provision.ts';
 import { WorkerProcess } from '../worker-process.ts';
 import type { ZombieOutcome } from '../workers/zombie-client.ts';

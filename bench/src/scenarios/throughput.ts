@@ -1,8 +1,11 @@
 import { freePort } from '@iot-gateway/testing';
+import {
+  LatencyHistogram,
+  type LatencySummary,
+} from '../../../device-sim/src/sim/latency-histogram.ts';
 import type { BenchContext } from '../bench-context.ts';
 import { sleep } from '../bench-context.ts';
 import type { GatewayProcess, MetricsSample } from '../gateway-process.ts';
-import { LatencyHistogram, type LatencySummary } from '../histogram.ts';
 import { type LoadPhaseResult, runLoadPhase } from '../load-phase.ts';
 import type { LoadShape } from '../options.ts';
 import { findPid } from '../proc-stats.ts';

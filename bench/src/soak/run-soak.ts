@@ -70,6 +70,7 @@ export interface SoakFigures {
     apiFailures: Record<string, number>;
   };
   readonly gatewayRestartsToReconnectedS: number[];
+  readonly heapUsedMiB: { readonly afterWarmUp: number; readonly end: number };
   readonly spoolPeakRecords: number;
   readonly mqttDropped: number;
   readonly auditSeconds: number;
@@ -175,6 +176,7 @@ export async function runSoak(options: SoakOptions, log: Log): Promise<SoakResul
 
     const samples: Sample[] = [];
     const rss: Array<[number, number]> = [];
+    const heap: Array<[number, number]> = [];
     let spoolPeak = 0;
     let mqttDropped = 0;
     const sampler = setInterval(() => {
@@ -184,6 +186,7 @@ export async function runSoak(options: SoakOptions, log: Log): Promise<SoakResul
       if (bytes !== undefined) rss.push([elapsed(), bytes]);
       gateway.metrics().then(
         (m) => {
+          heap.push([elapsed(), m.sum('nodejs_heap_size_used_bytes')]);
           spoolPeak = Math.max(spoolPeak, m.sum('iot_gateway_spool_records'));
           mqttDropped = Math.max(mqttDropped, m.sum('iot_gateway_mqtt_dropped_total'));
         },
@@ -285,7 +288,10 @@ export async function runSoak(options: SoakOptions, log: Log): Promise<SoakResul
 
     const phases = phaseLatencies(plan, samples);
     checks.push(checkLatency(phases, options.steadyP99Ms, options.faultP99Ms));
-    checks.push(checkRss(rss, plan.rssBaselineMs, plan.rssEndMs, options.rssTolerance));
+    const memory = checkRss(rss, plan.rssBaselineMs, plan.rssEndMs, options.rssTolerance);
+    checks.push(memory);
+    // The JS heap beside RSS: growth in one but not the other tells a leak from allocator slack.
+    const heapCheck = checkRss(heap, plan.rssBaselineMs, plan.rssEndMs, options.rssTolerance);
 
     const rejected = Object.values(final.rejected).reduce((a, b) => a + b, 0);
     const figures: SoakFigures = {
@@ -307,6 +313,10 @@ export async function runSoak(options: SoakOptions, log: Log): Promise<SoakResul
         apiFailures: load.stats.failures,
       },
       gatewayRestartsToReconnectedS: reconnected,
+      heapUsedMiB: {
+        afterWarmUp: Math.round((heapCheck.baselineBytes ?? 0) / 2 ** 20),
+        end: Math.round((heapCheck.endBytes ?? 0) / 2 ** 20),
+      },
       spoolPeakRecords: spoolPeak,
       mqttDropped,
       auditSeconds: Math.round(auditSeconds),
@@ -330,15 +340,26 @@ interface ApiDevice {
   readonly online: boolean;
 }
 
+/**
+ * One API call. A gateway busy with a reconnect storm may take a while to accept: network
+ * errors are retried a few times before the soak gives up on the call.
+ */
 async function api(base: string, token: string, path: string, init: RequestInit = {}) {
-  const res = await fetch(`${base}${path}`, {
-    ...init,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(init.body ? { 'content-type': 'application/json' } : {}),
-    },
-    signal: AbortSignal.timeout(30_000),
-  });
+  let res: Response | undefined;
+  for (let attempt = 1; !res; attempt++) {
+    try {
+      res = await fetch(`${base}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(init.body ? { 'content-type': 'application/json' } : {}),
+        },
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      if (attempt >= 5) throw error;
+    }
+  }
   const body = (await res.json()) as Record<string, unknown>;
   if (!res.ok)
     throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${JSON.stringify(body)}`);
@@ -530,15 +551,15 @@ function phaseLatencies(plan: FaultPlan, samples: readonly Sample[]): PhaseLaten
   return plan.phases.map((phase) => {
     const end = at(phase.toMs) ?? samples.at(-1);
     const start = at(phase.fromMs);
-    const h = LatencyHistogram.fromSparse(end?.snapshot.latency ?? []);
-    if (start) h.subtract(LatencyHistogram.fromSparse(start.snapshot.latency));
+    const h = LatencyHistogram.from(end ? [end.snapshot.latency] : []);
+    if (start) h.subtract(start.snapshot.latency);
     const round = (ms: number | undefined) => Math.round((ms ?? 0) * 10) / 10;
     return {
       name: phase.name,
       faulty: phase.faulty,
-      acks: h.total,
-      p50Ms: round(h.percentile(0.5)),
-      p99Ms: round(h.percentile(0.99)),
+      acks: h.count,
+      p50Ms: round(h.percentileMs(50)),
+      p99Ms: round(h.percentileMs(99)),
     };
   });
 }

@@ -32,6 +32,7 @@ export function renderSoak(result: SoakResult): string {
     `Commands: ${f.commands.operator} by operators, ${f.commands.fleet} fleet commands plus the schedule's, ` +
       `${f.commands.delivered} delivered to devices; API calls that failed (gateway down): ${tally(f.commands.apiFailures)}.`,
     `After each gateway SIGKILL, 95 % of the devices were back in ${f.gatewayRestartsToReconnectedS.map((s) => `${s} s`).join(', ') || '(not measured)'}. ` +
+      `JS heap used: ${f.heapUsedMiB.afterWarmUp} MiB after warm-up, ${f.heapUsedMiB.end} MiB at the end. ` +
       `Spool peak: ${f.spoolPeakRecords} records; MQTT messages dropped: ${f.mqttDropped}. Audit took ${f.auditSeconds} s.`,
   );
   return `${lines.join('\n')}\n`;

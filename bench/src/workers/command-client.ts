@@ -1,7 +1,7 @@
 // Command round trips as an operator sees them: `POST /v1/devices/:id/commands?wait=` until the
 // answer, while devices in this process answer every command at once with a command_result.
 import WebSocket from 'ws';
-import { LatencyHistogram } from '../histogram.ts';
+import { LatencyHistogram } from '../../../device-sim/src/sim/latency-histogram.ts';
 import { serveWorker, workerLog } from '../worker-process.ts';
 
 const sockets: WebSocket[] = [];

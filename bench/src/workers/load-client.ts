@@ -4,7 +4,7 @@
 // emits with ack callbacks. Ack latency is send → ack as the device sees it.
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { LatencyHistogram } from '../histogram.ts';
+import { LatencyHistogram } from '../../../device-sim/src/sim/latency-histogram.ts';
 import { serveWorker, workerLog } from '../worker-process.ts';
 
 export interface LoadConnectArgs {

@@ -1,5 +1,5 @@
 import type { DisconnectedEvent } from '../sdk/device-client.ts';
-import { LatencyHistogram } from './latency-histogram.ts';
+import { type HistogramSnapshot, LatencyHistogram } from './latency-histogram.ts';
 
 /** Counters by code or reason. */
 export type Tally = Record<string, number>;
@@ -44,9 +44,8 @@ export interface StatsSnapshot {
     readonly zombies: number;
     readonly churned: number;
   };
-  /** Ack latency histogram, sparse `[bucket, count]` pairs. */
-  readonly latency: Array<[number, number]>;
-  readonly latencyMaxMs: number;
+  /** Ack latencies (µs buckets; see latency-histogram.ts). */
+  readonly latency: HistogramSnapshot;
 }
 
 const CLOSE_NAMES: Readonly<Record<number, string>> = {
@@ -134,8 +133,7 @@ export class SimStats {
       unacked: this.unacked,
       commands: { ...this.commands },
       chaos: { ...this.chaos },
-      latency: this.latency.toSparse(),
-      latencyMaxMs: this.latency.max,
+      latency: this.latency.snapshot(),
     };
   }
 }
@@ -146,7 +144,6 @@ function addTally(into: Tally, from: Tally): void {
 
 /** Adds the snapshots of several processes into one. */
 export function mergeSnapshots(snapshots: readonly StatsSnapshot[]): StatsSnapshot {
-  const latency = new LatencyHistogram();
   const rejected: Tally = {};
   const frameErrors: Tally = {};
   const disconnects: Tally = {};
@@ -161,7 +158,6 @@ export function mergeSnapshots(snapshots: readonly StatsSnapshot[]): StatsSnapsh
   let sessions = 0;
   let buffered = 0;
   let unacked = 0;
-  let latencyMaxMs = 0;
   for (const s of snapshots) {
     devices += s.devices;
     connected += s.connected;
@@ -170,7 +166,6 @@ export function mergeSnapshots(snapshots: readonly StatsSnapshot[]): StatsSnapsh
     sessions += s.sessions;
     buffered += s.buffered;
     unacked += s.unacked;
-    latencyMaxMs = Math.max(latencyMaxMs, s.latencyMaxMs);
     addTally(rejected, s.rejected);
     addTally(frameErrors, s.frameErrors);
     addTally(disconnects, s.disconnects);
@@ -179,7 +174,6 @@ export function mergeSnapshots(snapshots: readonly StatsSnapshot[]): StatsSnapsh
     for (const k of Object.keys(commands) as Array<keyof typeof commands>)
       commands[k] += s.commands[k];
     for (const k of Object.keys(chaos) as Array<keyof typeof chaos>) chaos[k] += s.chaos[k];
-    latency.merge(LatencyHistogram.fromSparse(s.latency));
   }
   return {
     devices,
@@ -196,7 +190,6 @@ export function mergeSnapshots(snapshots: readonly StatsSnapshot[]): StatsSnapsh
     unacked,
     commands,
     chaos,
-    latency: latency.toSparse(),
-    latencyMaxMs,
+    latency: LatencyHistogram.from(snapshots.map((s) => s.latency)).snapshot(),
   };
 }

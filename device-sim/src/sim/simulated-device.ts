@@ -287,7 +287,7 @@ export class SimulatedDevice {
   readonly #onAck = (info: AckInfo): void => {
     this.#outstanding--;
     this.#stats.acked++;
-    this.#stats.latency.record(info.latencyMs);
+    this.#stats.latency.recordMs(info.latencyMs);
     if (this.#max) this.#fill();
   };
 

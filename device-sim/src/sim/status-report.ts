@@ -36,7 +36,7 @@ export function summarize(
   snapshot: StatsSnapshot,
   meta: { gateway: string; processes: number; durationS: number },
 ): Summary {
-  const latency = LatencyHistogram.fromSparse(snapshot.latency);
+  const latency = LatencyHistogram.from([snapshot.latency]);
   const seconds = Math.max(meta.durationS, 0.001);
   return {
     gateway: meta.gateway,
@@ -51,10 +51,10 @@ export function summarize(
     sentPerSec: Math.round(snapshot.sent / seconds),
     ackedPerSec: Math.round(snapshot.acked / seconds),
     ackLatencyMs: {
-      p50: ms(latency.percentile(0.5)),
-      p90: ms(latency.percentile(0.9)),
-      p99: ms(latency.percentile(0.99)),
-      max: latency.total > 0 ? ms(snapshot.latencyMaxMs) : null,
+      p50: ms(latency.percentileMs(50)),
+      p90: ms(latency.percentileMs(90)),
+      p99: ms(latency.percentileMs(99)),
+      max: latency.count > 0 ? ms(latency.max / 1000) : null,
     },
     sessions: snapshot.sessions,
     disconnects: snapshot.disconnects,
@@ -108,10 +108,10 @@ export function formatStatus(
     b === undefined || elapsedMs <= 0 ? 0 : Math.round(((a - b) * 1000) / elapsedMs);
   // Latency of the acks since the previous line, not since the start: a status line should show
   // what is happening now.
-  const latency = LatencyHistogram.fromSparse(now.latency);
-  if (before) latency.subtract(LatencyHistogram.fromSparse(before.latency));
-  const p50 = latency.percentile(0.5);
-  const p99 = latency.percentile(0.99);
+  const latency = LatencyHistogram.from([now.latency]);
+  if (before) latency.subtract(before.latency);
+  const p50 = latency.percentileMs(50);
+  const p99 = latency.percentileMs(99);
   const rejected = Object.values(now.rejected).reduce((a, b) => a + b, 0);
   const stopped = Object.values(now.gaveUp).reduce((a, b) => a + b, 0);
   return `[${sinceStartS.toFixed(0)}s] ${[
