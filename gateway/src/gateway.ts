@@ -20,6 +20,7 @@ import { registerApiKeyRoutes } from './api/api-key-routes.ts';
 import type { ApiKeyStore } from './api/api-key-store.ts';
 import { registerCommandRoutes } from './api/command-routes.ts';
 import { registerDeviceRoutes } from './api/device-routes.ts';
+import { registerEventRoutes } from './api/event-routes.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
 import { clientErrorHandler, installErrorHandling } from './api/http-errors.ts';
 import { installOriginPolicy } from './api/origins.ts';
@@ -432,6 +433,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerApiKeyRoutes(app, { keys, adminToken: config.ADMIN_TOKEN !== undefined });
   registerSchemaRoutes(app, { deviceTypes, keys });
   registerTelemetryRoutes(app, { keys, registry, deviceTypes, history });
+  registerEventRoutes(app, { keys, registry, history });
   registerStreamRoutes(app, { keys });
   registerConsoleRoutes(app);
   const stream = new OperatorStream({

@@ -6,6 +6,7 @@ import { MetricChart } from '../components/chart.tsx';
 import { Confirm, CopySecret } from '../components/copy-secret.tsx';
 import type { ParamValues } from '../components/params-form.tsx';
 import { generalIssues, ParamsFields, paramsOf } from '../components/params-form.tsx';
+import type { FleetEvent } from '../fleet-store.ts';
 import { fleet } from '../fleet-store.ts';
 import { ago, dateTime, time, value } from '../format.ts';
 import { useSubscription, useTicker } from '../hooks.ts';
@@ -29,6 +30,7 @@ export function DevicePage(props: { id: string; me: KeyInfo }) {
   const [commands, setCommands] = useState<Command[]>([]);
   const [secret, setSecret] = useState<string | undefined>();
   const [confirming, setConfirming] = useState(false);
+  const [pastEvents, setPastEvents] = useState<FleetEvent[]>([]);
 
   useEffect(() => {
     series.current = new Map();
@@ -47,6 +49,16 @@ export function DevicePage(props: { id: string; me: KeyInfo }) {
         );
       },
       (err) => live && setError(err instanceof ApiError ? err.message : String(err)),
+    );
+    setPastEvents([]);
+    api<{ events: Array<Omit<FleetEvent, 'ts' | 'deviceId'> & { ts: string }> }>(
+      'GET',
+      `/v1/devices/${encodeURIComponent(id)}/events?limit=50`,
+    ).then(
+      (r) =>
+        live && setPastEvents(r.events.map((e) => ({ ...e, deviceId: id, ts: Date.parse(e.ts) }))),
+      // Without InfluxDB there is no history: the events seen since sign-in remain.
+      () => {},
     );
     api<{ commands: Command[] }>(
       'GET',
@@ -98,7 +110,10 @@ export function DevicePage(props: { id: string; me: KeyInfo }) {
   const numeric = Object.entries(metricsSchema).filter(
     ([, p]) => p.type === 'number' || p.type === 'integer',
   );
-  const events = fleet.events.filter((e) => e.deviceId === id).slice(0, 50);
+  const events = mergeEvents(
+    fleet.events.filter((e) => e.deviceId === id),
+    pastEvents,
+  );
   const transitions = fleet.transitions.filter((t) => t.deviceId === id).slice(0, 20);
 
   if (error) return <p class="field-error">{error}</p>;
@@ -250,7 +265,7 @@ export function DevicePage(props: { id: string; me: KeyInfo }) {
                 {e.data !== undefined ? <span class="small">{JSON.stringify(e.data)}</span> : null}
               </li>
             ))}
-            {events.length === 0 ? <li class="muted">No events since sign-in.</li> : null}
+            {events.length === 0 ? <li class="muted">No events.</li> : null}
           </ul>
           <h3>Status</h3>
           <ul class="events" data-testid="transitions">
@@ -276,6 +291,19 @@ export function DevicePage(props: { id: string; me: KeyInfo }) {
 }
 
 const EMPTY: Series = { ts: [], values: [] };
+
+/** The events seen live and those read from the history, once each, newest first. */
+function mergeEvents(live: readonly FleetEvent[], past: readonly FleetEvent[]): FleetEvent[] {
+  const seen = new Set<string>();
+  const all: FleetEvent[] = [];
+  for (const e of [...live, ...past]) {
+    const key = `${e.ts}|${e.name}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    all.push(e);
+  }
+  return all.sort((a, b) => b.ts - a.ts).slice(0, 50);
+}
 
 /** Appends readings to the per-metric series, dropping what left the window. */
 function add(

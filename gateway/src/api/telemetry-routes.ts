@@ -16,14 +16,14 @@ const DEFAULT_WINDOW_MS = 3_600_000;
 const MAX_BUCKETS = 100_000;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-const timeParam = z
+export const timeParam = z
   .string()
   .max(40)
   .optional()
   .describe('Epoch milliseconds or an RFC 3339 date-time');
 
 /** Epoch ms from `1714000000000` or an RFC 3339 date-time; undefined when neither. */
-function parseTime(value: string): number | undefined {
+export function parseTime(value: string): number | undefined {
   if (/^\d{1,15}$/.test(value)) return Number(value);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(value)) return undefined;
   const ms = Date.parse(value);

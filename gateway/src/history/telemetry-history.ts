@@ -91,9 +91,25 @@ export class TelemetryHistory {
 
   /** @throws GatewayError `history_unavailable` when InfluxDB fails or does not answer */
   async query(q: HistoryQuery): Promise<HistoryPoint[]> {
+    const points: HistoryPoint[] = [];
+    for (const row of await this.rows(historyQueryText(q))) {
+      const { time, ...metrics } = row;
+      if (Object.keys(metrics).length > 0) {
+        points.push({ ts: Number(time), metrics: metrics as Record<string, HistoryValue> });
+      }
+    }
+    return points;
+  }
+
+  /**
+   * Runs one InfluxQL statement made by a `*QueryText` function and returns its rows, `time` in
+   * epoch ms, null columns left out.
+   * @throws GatewayError `history_unavailable` when InfluxDB fails or does not answer
+   */
+  async rows(text: string): Promise<Array<Record<string, unknown>>> {
     let raw: RawResponse;
     try {
-      raw = (await this.#influx.queryRaw(historyQueryText(q), {
+      raw = (await this.#influx.queryRaw(text, {
         precision: 'ms',
         database: this.database,
       })) as RawResponse;
@@ -109,19 +125,17 @@ export class TelemetryHistory {
       if (/database not found/i.test(result.error)) return [];
       throw new GatewayError('history_unavailable', `InfluxDB refused the query: ${result.error}`);
     }
-    const points: HistoryPoint[] = [];
+    const rows: Array<Record<string, unknown>> = [];
     for (const series of result?.series ?? []) {
-      const timeAt = series.columns.indexOf('time');
-      for (const row of series.values) {
-        const metrics: Record<string, HistoryValue> = {};
+      for (const values of series.values) {
+        const row: Record<string, unknown> = {};
         series.columns.forEach((column, i) => {
-          const value = row[i];
-          if (i === timeAt || value === null || value === undefined) return;
-          metrics[column] = value as HistoryValue;
+          const value = values[i];
+          if (value !== null && value !== undefined) row[column] = value;
         });
-        if (Object.keys(metrics).length > 0) points.push({ ts: Number(row[timeAt]), metrics });
+        rows.push(row);
       }
     }
-    return points;
+    return rows;
   }
 }

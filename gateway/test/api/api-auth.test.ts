@@ -22,6 +22,7 @@ const ROUTES: ReadonlyArray<readonly [method: string, path: string, role: Role]>
   ['POST', '/v1/devices/{id}/commands', 'operator'],
   ['GET', '/v1/devices/{id}/commands', 'viewer'],
   ['GET', '/v1/devices/{id}/telemetry', 'viewer'],
+  ['GET', '/v1/devices/{id}/events', 'viewer'],
   ['GET', '/v1/commands', 'viewer'],
   ['GET', '/v1/commands/{id}', 'viewer'],
   ['POST', '/v1/commands/{id}/cancel', 'operator'],
