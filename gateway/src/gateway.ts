@@ -486,6 +486,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           `listening on ${config.HOST} without TLS: device tokens and API keys cross the network in clear text; set TLS_CERT_FILE and TLS_KEY_FILE, or HOST=127.0.0.1 behind a TLS proxy`,
         ]
       : []),
+    ...(cluster && mqtt && config.MQTT_COMMAND_INGRESS === 'on' && !config.MQTT_SHARE_GROUP
+      ? [
+          'MQTT command ingress on several instances without MQTT_SHARE_GROUP: every instance takes every request, so a request without an id becomes one command per instance; set MQTT_SHARE_GROUP to the same name on every instance',
+        ]
+      : []),
+    ...(cluster && !mqtt
+      ? [
+          'DATABASE_URL without MQTT_URL: instances cannot nudge each other, so commands for devices on other instances wait up to a second, and a device that moves keeps its old session open until the next lease renewal',
+        ]
+      : []),
   ];
 
   const summary = [
