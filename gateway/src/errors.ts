@@ -431,6 +431,11 @@ export const ERRORS = {
     retryable: false,
     hint: 'The database was migrated by a newer gateway; run that version (or newer) on every instance.',
   },
+  instance_id_in_use: {
+    surface: 'config',
+    retryable: false,
+    hint: 'Another running instance has this INSTANCE_ID; give each instance its own (or leave it unset).',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

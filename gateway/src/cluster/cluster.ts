@@ -1,6 +1,8 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { CommandRouting } from '../commands/command-routing.ts';
 import type { CommandService } from '../commands/command-service.ts';
 import { DeviceLanes } from '../commands/device-lanes.ts';
+import { GatewayError } from '../errors.ts';
 import type { DeviceBus, StatusChange } from '../events/device-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { MqttBridge } from '../mqtt/mqtt-bridge.ts';
@@ -69,6 +71,7 @@ export class Cluster implements CommandRouting, PresenceLookup {
    */
   async start(): Promise<void> {
     const { store, bus, mqtt } = this.#deps;
+    await this.#waitForOldLease();
     const leftover = await store.deregister(this.instanceId);
     const now = Date.now();
     await store.register(this.instanceId, now, now + this.#leaseMs);
@@ -84,6 +87,36 @@ export class Cluster implements CommandRouting, PresenceLookup {
       Math.max(100, Math.floor(this.#leaseMs / 3)),
     );
     this.#timer.unref();
+  }
+
+  /**
+   * A live lease under this INSTANCE_ID is a previous life of this instance (killed a moment
+   * ago: it runs out soon) or another instance configured with the same id (it is renewed, and
+   * taking it over would close that instance's devices' sessions in the others' eyes). Waits
+   * for it to run out; one still renewed after two leases stops the start.
+   */
+  async #waitForOldLease(): Promise<void> {
+    const giveUpAt = Date.now() + 2 * this.#leaseMs;
+    let warned = false;
+    for (;;) {
+      const until = await this.#deps.store.leaseOf(this.instanceId);
+      const now = Date.now();
+      if (until === undefined || until < now) return;
+      if (now >= giveUpAt) {
+        throw new GatewayError(
+          'instance_id_in_use',
+          `INSTANCE_ID ${this.instanceId} belongs to an instance that keeps renewing its lease; give each instance its own INSTANCE_ID`,
+        );
+      }
+      if (!warned) {
+        warned = true;
+        this.#log.warn(
+          { leaseUntil: new Date(until).toISOString() },
+          'INSTANCE_ID holds a live lease (a previous run of this instance?); waiting for it to run out',
+        );
+      }
+      await delay(Math.min(until - now + 10, giveUpAt - now, 1_000));
+    }
   }
 
   /** Leaves the cluster: call after the sessions closed, so their releases are in. */

@@ -26,6 +26,14 @@ export class PostgresPresenceStore implements PresenceStore {
     this.#pool = pool;
   }
 
+  async leaseOf(instanceId: string): Promise<number | undefined> {
+    const { rows } = await this.#pool.query<{ lease_until: number }>(
+      'SELECT lease_until FROM instances WHERE id = $1',
+      [instanceId],
+    );
+    return rows[0]?.lease_until;
+  }
+
   async register(instanceId: string, startedAt: number, leaseUntil: number): Promise<void> {
     await this.#pool.query(
       `INSERT INTO instances (id, started_at, lease_until) VALUES ($1, $2, $3)

@@ -20,6 +20,8 @@ export interface LostInstance {
  * instances acting at once never both win.
  */
 export interface PresenceStore {
+  /** When the instance's lease runs out, if it has one. */
+  leaseOf(instanceId: string): Promise<number | undefined>;
   /** Enters (or re-enters) an instance with a lease until `leaseUntil`. */
   register(instanceId: string, startedAt: number, leaseUntil: number): Promise<void>;
   /**

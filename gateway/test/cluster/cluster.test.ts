@@ -10,6 +10,7 @@ import {
 } from '@iot-gateway/testing';
 import type { MqttClient } from 'mqtt';
 import { connectAsync } from 'mqtt';
+import { GatewayError } from '../../src/errors.ts';
 import { autoAnswer, commandFrames, roundTrip } from '../commands/command-kit.ts';
 import { TestDevice } from '../support/test-device.ts';
 import type { TestGateway } from '../support/test-gateway.ts';
@@ -205,6 +206,19 @@ describe('several gateway instances sharing PostgreSQL and the broker', () => {
     assert.equal((await a.api('DELETE', '/v1/devices/revoke-1')).status, 204);
     const closed = await d.waitClosed(2_000);
     assert.equal(closed.code, 4001);
+  });
+
+  it('refuses to start a second instance under an INSTANCE_ID that a live instance renews', async () => {
+    await assert.rejects(
+      startTestGateway({
+        DATABASE_URL: database.url,
+        INSTANCE_ID: a.instanceId,
+        INSTANCE_LEASE_MS: '1000',
+      }),
+      (err) => err instanceof GatewayError && err.code === 'instance_id_in_use',
+    );
+    // A keeps its devices.
+    assert.equal((await device(b, 'route-1')).body.device.online, true);
   });
 
   it('fires a per-second schedule once per second with three instances', async () => {
