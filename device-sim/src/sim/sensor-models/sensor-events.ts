@@ -18,6 +18,9 @@ const THRESHOLD_RESET = 0.85;
 const FAULT_CHANCE = 0.002;
 const GLITCH_CHANCE = 0.003;
 
+/** Metrics that are set rather than measured: no sensor glitches on them. */
+const TARGETS = /setpoint|target/i;
+
 const FAULT_CODES = ['E_READ_TIMEOUT', 'E_CRC', 'E_OUT_OF_RANGE'] as const;
 
 interface Watched {
@@ -36,6 +39,9 @@ interface Watched {
 export class SensorEvents {
   readonly #random: Random;
   readonly #watched: Watched[];
+  /** Watched metrics that a sensor measures (not targets an operator sets). */
+  readonly #measured: Watched[];
+  /** What a `sensor.fault` may name. */
   readonly #numeric: string[];
   readonly #raised = new Set<string>();
 
@@ -45,7 +51,7 @@ export class SensorEvents {
     this.#numeric = [];
     for (const info of Object.values(type.metricInfo)) {
       if (info.type !== 'number' && info.type !== 'integer') continue;
-      this.#numeric.push(info.name);
+      if (!TARGETS.test(info.name)) this.#numeric.push(info.name);
       if (info.name === 'battery' || info.min === undefined || info.max === undefined) continue;
       const span = info.max - info.min;
       this.#watched.push({
@@ -54,6 +60,7 @@ export class SensorEvents {
         reset: info.min + span * THRESHOLD_RESET,
       });
     }
+    this.#measured = this.#watched.filter((w) => !TARGETS.test(w.name));
   }
 
   /** The events a reading gives rise to (usually none). */
@@ -81,7 +88,7 @@ export class SensorEvents {
       events.push({ name: 'sensor.fault', severity: 'error', data: { sensor, code } });
     } else if (roll < FAULT_CHANCE + GLITCH_CHANCE) {
       // A brief excursion the firmware noticed but the reading smoothed over.
-      const w = this.#watched[Math.floor(this.#random() * this.#watched.length)];
+      const w = this.#measured[Math.floor(this.#random() * this.#measured.length)];
       if (w) events.push(crossed(w.name, Math.round(w.limit * 1.02 * 100) / 100, w.limit));
       else if (typeof battery === 'number') {
         events.push({ name: 'battery.low', severity: 'warning', data: { battery } });
