@@ -188,10 +188,10 @@ describe('InfluxDB sink with spool', () => {
         message: 'the sink notices the outage',
       });
       const ackedAtOutage = devices.reduce((n, d) => n + d.acked.size, 0);
-      await waitUntil(
-        () => devices.reduce((n, d) => n + d.acked.size, 0) - ackedAtOutage > 1000,
-        { timeoutMs: 60_000, message: 'acks keep flowing from the spool' },
-      );
+      await waitUntil(() => devices.reduce((n, d) => n + d.acked.size, 0) - ackedAtOutage > 1000, {
+        timeoutMs: 60_000,
+        message: 'acks keep flowing from the spool',
+      });
       assert.equal(gw.sink.describe().influx, 'unreachable', 'InfluxDB was down all along');
       assert.ok(gw.sink.describe().spoolRecords > 0, 'readings went to the spool');
 
