@@ -48,6 +48,8 @@ export class Cluster implements CommandRouting, PresenceLookup {
   readonly #lanes = new DeviceLanes();
   /** Sessions here whose claim is in the store: only those can be found taken over. */
   readonly #claimed = new Map<string, string>();
+  /** Sessions to announce online again once claimed: the others declared this instance lost. */
+  readonly #reannounce = new Set<string>();
   #commands: CommandService | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
@@ -230,19 +232,17 @@ export class Cluster implements CommandRouting, PresenceLookup {
     const { store, sessions } = this.#deps;
     await store.register(this.instanceId, now, now + this.#leaseMs);
     this.#claimed.clear();
-    for (const session of sessions.values()) {
+    const local = [...sessions.values()];
+    const holders = await store.holders(local.map((s) => s.device.id));
+    for (const session of local) {
       const deviceId = session.device.id;
-      await this.#lanes.run(deviceId, async () => {
-        if (sessions.get(deviceId) !== session) return;
-        await store.claim({
-          deviceId,
-          instanceId: this.instanceId,
-          sessionId: session.id,
-          connectedAt: session.connectedAt,
-          lastSeenAt: session.lastSeen,
-        });
-        this.#claimed.set(deviceId, session.id);
-      });
+      const holder = holders.get(deviceId);
+      // Announced offline by the others: claimed below, and announced online again.
+      if (!holder) this.#reannounce.add(session.id);
+      // The device went on elsewhere meanwhile; this session only looks alive.
+      else if (holder.instanceId !== this.instanceId) sessions.handOver(deviceId, session.id);
+      // Claimed since the others reaped this instance.
+      else if (holder.sessionId === session.id) this.#claimed.set(deviceId, session.id);
     }
   }
 
@@ -270,6 +270,17 @@ export class Cluster implements CommandRouting, PresenceLookup {
           lastSeenAt: session.lastSeen,
         });
         this.#claimed.set(deviceId, session.id);
+        if (this.#reannounce.delete(session.id)) {
+          this.#deps.bus.emit('status', {
+            deviceId,
+            deviceType: session.deviceType.name,
+            labels: session.device.labels,
+            sessionId: session.id,
+            online: true,
+            reason: 'connected',
+            ts: Date.now(),
+          });
+        }
       });
     }
   }

@@ -10,6 +10,7 @@ import {
 } from '@iot-gateway/testing';
 import type { MqttClient } from 'mqtt';
 import { connectAsync } from 'mqtt';
+import pg from 'pg';
 import { GatewayError } from '../../src/errors.ts';
 import { autoAnswer, commandFrames, roundTrip } from '../commands/command-kit.ts';
 import { TestDevice } from '../support/test-device.ts';
@@ -219,6 +220,31 @@ describe('several gateway instances sharing PostgreSQL and the broker', () => {
     );
     // A keeps its devices.
     assert.equal((await device(b, 'route-1')).body.device.online, true);
+  });
+
+  it('takes its sessions back when the others had declared it lost', async () => {
+    const token = await a.provision('rejoin-1');
+    const d = await connect(a, token);
+    await waitUntil(async () => (await device(b, 'rejoin-1')).body.device.online, {
+      message: 'rejoin-1 online on A',
+    });
+    // What a reaper does to an instance whose lease ran out (A stalled past it, say).
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    await admin.query('DELETE FROM instances WHERE id = $1', [a.instanceId]);
+    await admin.query('DELETE FROM device_sessions WHERE instance_id = $1', [a.instanceId]);
+    await admin.end();
+    assert.equal((await device(b, 'rejoin-1')).body.device.online, false);
+    const view = await waitUntil(
+      async () => {
+        const v = (await device(b, 'rejoin-1')).body.device;
+        return v.online ? v : undefined;
+      },
+      { timeoutMs: 15_000, message: 'A to claim rejoin-1 again at its next renewal' },
+    );
+    assert.equal(view.session.instance, a.instanceId);
+    assert.equal(view.session.id, d.hello?.sessionId);
+    assert.equal(d.closed, undefined, 'the session stayed open');
   });
 
   it('fires a per-second schedule once per second with three instances', async () => {
