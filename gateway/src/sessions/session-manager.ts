@@ -94,6 +94,9 @@ export class SessionManager {
   readonly #cooldowns = new Map<string, number>();
   /** Sessions closed because their device connected to another instance. */
   readonly #handedOver = new WeakSet<DeviceSession>();
+  /** When each session's upgrade request arrived, as a count: the newest request wins. */
+  readonly #arrivalOf = new WeakMap<DeviceSession, number>();
+  #arrivals = 0;
   #accepting = true;
   #idle: Array<() => void> = [];
 
@@ -119,6 +122,7 @@ export class SessionManager {
   /** The `upgrade` listener of the HTTP server. */
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { metrics, log, config } = this.#context;
+    const arrival = ++this.#arrivals;
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== '/v1/connect') {
@@ -196,11 +200,20 @@ export class SessionManager {
 
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const previous = this.#sessions.get(device.id);
+      if (previous && (this.#arrivalOf.get(previous) ?? 0) > arrival) {
+        // A later request of this device was authenticated first and holds the session. This
+        // one is older: typically a device that gave up waiting and connected again, whose
+        // first attempt the gateway only now got to. It must not replace the live session.
+        metrics.handshakeRejects.inc({ reason: 'session_replaced' });
+        ws.close(4000, 'replaced');
+        return;
+      }
       // The old session's offline transition is published before the new one's online.
       previous?.close('session_replaced', 'replaced');
       const session = new DeviceSession(ws, device, deviceType, this.#context, (s, reason) =>
         this.#ended(s, reason),
       );
+      this.#arrivalOf.set(session, arrival);
       this.#sessions.set(device.id, session);
       metrics.sessions.set(this.#sessions.size);
       this.#publish(session, true, 'connected');
