@@ -435,24 +435,37 @@ async function settledStatuses(
   watcher: StatusWatcher,
 ): Promise<StatusPair[]> {
   const pairs = new Map<string, StatusPair>();
-  for (const d of await listDevices(base, token)) {
-    pairs.set(d.id, { device: d.id, retainedOnline: watcher.online(d.id), apiOnline: d.online });
-  }
+  // A device that never had a session has no retained status: for a backend that is offline.
+  const retained = (id: string) => watcher.online(id) ?? false;
+  const readAll = async () => {
+    for (const d of await listDevices(base, token)) {
+      pairs.set(d.id, { device: d.id, retainedOnline: retained(d.id), apiOnline: d.online });
+    }
+  };
+  await readAll();
   for (const d of devices) {
-    if (!pairs.has(d.id))
-      pairs.set(d.id, { device: d.id, retainedOnline: watcher.online(d.id), apiOnline: false });
+    if (!pairs.has(d.id)) {
+      pairs.set(d.id, { device: d.id, retainedOnline: retained(d.id), apiOnline: false });
+    }
   }
   const differing = () => [...pairs.values()].filter((p) => p.retainedOnline !== p.apiOnline);
   await waitUntil(
     async () => {
-      for (const p of differing()) {
-        const body = await api(base, token, `/v1/devices/${encodeURIComponent(p.device)}`);
-        const online = (body.device as ApiDevice).online;
-        pairs.set(p.device, {
-          device: p.device,
-          retainedOnline: watcher.online(p.device),
-          apiOnline: online,
-        });
+      const again = differing();
+      // Many: read the list again; a few: each on its own, at once.
+      if (again.length > 100) await readAll();
+      else {
+        await Promise.all(
+          again.map(async (p) => {
+            const body = await api(base, token, `/v1/devices/${encodeURIComponent(p.device)}`);
+            const apiOnline = (body.device as ApiDevice).online;
+            pairs.set(p.device, {
+              device: p.device,
+              retainedOnline: retained(p.device),
+              apiOnline,
+            });
+          }),
+        );
       }
       return differing().length === 0;
     },
