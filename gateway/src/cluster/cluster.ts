@@ -54,6 +54,8 @@ export class Cluster implements CommandRouting, PresenceLookup {
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
   #stopped = false;
+  /** Whether this instance took its lease: a start that failed before must not remove another's. */
+  #registered = false;
 
   constructor(deps: ClusterDeps, options: ClusterOptions) {
     this.#deps = deps;
@@ -77,6 +79,7 @@ export class Cluster implements CommandRouting, PresenceLookup {
     const leftover = await store.deregister(this.instanceId);
     const now = Date.now();
     await store.register(this.instanceId, now, now + this.#leaseMs);
+    this.#registered = true;
     if (leftover.sessions.length > 0) await this.#lost(leftover);
     bus.on('status', this.#onStatus);
     mqtt?.setInstanceInbox(this.instanceId, this.#onInbox);
@@ -129,6 +132,7 @@ export class Cluster implements CommandRouting, PresenceLookup {
     this.#deps.bus.off('status', this.#onStatus);
     await this.#ticking;
     await this.#lanes.idle();
+    if (!this.#registered) return;
     try {
       await this.#deps.store.deregister(this.instanceId);
     } catch (err) {

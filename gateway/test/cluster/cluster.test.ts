@@ -210,6 +210,11 @@ describe('several gateway instances sharing PostgreSQL and the broker', () => {
   });
 
   it('refuses to start a second instance under an INSTANCE_ID that a live instance renews', async () => {
+    const token = await a.provision('iid-1');
+    const d = await connect(a, token);
+    await waitUntil(async () => (await device(b, 'iid-1')).body.device.online, {
+      message: 'iid-1 online on A',
+    });
     await assert.rejects(
       startTestGateway({
         DATABASE_URL: database.url,
@@ -218,8 +223,10 @@ describe('several gateway instances sharing PostgreSQL and the broker', () => {
       }),
       (err) => err instanceof GatewayError && err.code === 'instance_id_in_use',
     );
-    // A keeps its devices.
-    assert.equal((await device(b, 'route-1')).body.device.online, true);
+    // A keeps its lease and its devices.
+    const view = (await device(b, 'iid-1')).body.device;
+    assert.equal(view.online, true);
+    assert.equal(view.session.id, d.hello?.sessionId);
   });
 
   it('takes its sessions back when the others had declared it lost', async () => {
