@@ -52,6 +52,7 @@ import { Scheduler } from './schedules/scheduler.ts';
 import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
 import { PressureGate } from './sessions/pressure-gate.ts';
 import type { SessionContext } from './sessions/session-context.ts';
+import { SessionJournal } from './sessions/session-journal.ts';
 import { SessionManager } from './sessions/session-manager.ts';
 import { InfluxSink } from './sink/influx-sink.ts';
 import { InfluxWriter, parseInfluxUrl } from './sink/influx-writer.ts';
@@ -450,28 +451,69 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     void sessions.handleUpgrade(req, socket, head);
   });
 
+  let journal: SessionJournal | undefined;
+  // What stops, in order: one list for a start that fails and for close(). A step that fails is
+  // logged and the next one still runs, so every resource is released.
+  const stopSteps: ReadonlyArray<readonly [string, () => unknown]> = [
+    ['scheduler', () => scheduler.stop()],
+    ['stream', () => stream.stop()],
+    // Refuses new sessions, lets in-flight frames become durable, then closes them with 1001.
+    ['sessions', () => sessions.shutdown(() => sink.flush())],
+    // After the sessions and before the bridge, so the last command states are published.
+    ['commands', () => commands.stop()],
+    // After the sessions, so their releases are in; the others see the lease end at once.
+    ['cluster', () => cluster?.stop()],
+    // After the sessions, so the devices' `shutdown` statuses go out before the bridge stops.
+    ['mqtt', () => mqtt?.stop()],
+    ['heartbeat', () => heartbeat.stop()],
+    ['pressure', () => pressure.stop()],
+    ['stats', () => stats.stop()],
+    ['stalls', () => stalls.stop()],
+    ['tls', () => tls?.stop()],
+    ['http', () => app.close()],
+    ['sink', () => sink.close()],
+    [
+      'last seen',
+      () => registry.touch(new Map([...sessions.values()].map((s) => [s.device.id, s.lastSeen]))),
+    ],
+    ['stores', () => stores.close()],
+    ['session journal', () => journal?.close()],
+  ];
+  const stopAll = async (): Promise<void> => {
+    for (const [step, stop] of stopSteps) {
+      try {
+        await stop();
+      } catch (err) {
+        log.warn({ err: (err as Error).message, step }, 'a part did not stop cleanly');
+      }
+    }
+  };
+
   heartbeat.start();
   stats.start();
   stream.start();
   // Started before listening, so no status transition of a device is missed.
   mqtt?.start();
   try {
+    // One instance on its own: devices a crash left announced online are announced offline
+    // before any can connect again (several instances do this through their leases).
+    if (!cluster) {
+      journal = new SessionJournal(config.DATA_DIR);
+      const lost = journal.recover(bus);
+      if (lost > 0) {
+        log.warn(
+          { devices: lost },
+          'the last run ended without closing its sessions; devices announced offline',
+        );
+      }
+    }
     await cluster?.start();
     // Deadlines that passed while the gateway was down end before any device can connect.
     await commands.start();
     await scheduler.start();
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (err) {
-    stream.stop();
-    await scheduler.stop();
-    await commands.stop();
-    await cluster?.stop();
-    await mqtt?.stop();
-    heartbeat.stop();
-    stats.stop();
-    stalls.stop();
-    await sink.close();
-    await stores.close();
+    await stopAll();
     throw err;
   }
   tls?.watch();
@@ -523,28 +565,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= (async () => {
-      await scheduler.stop();
-      stream.stop();
-      await sessions.shutdown(() => sink.flush());
-      // After the sessions and before the bridge, so the last command states are published.
-      await commands.stop();
-      // After the sessions, so their releases are in; the others see the lease end at once.
-      await cluster?.stop();
-      // After the sessions, so the devices' `shutdown` statuses go out before the bridge stops.
-      await mqtt?.stop();
-      heartbeat.stop();
-      pressure.stop();
-      stats.stop();
-      stalls.stop();
-      tls?.stop();
-      await app.close();
-      await sink.close();
-      const seen = new Map<string, number>();
-      for (const s of sessions.values()) seen.set(s.device.id, s.lastSeen);
-      await registry.touch(seen);
-      await stores.close();
-    })();
+    closing ??= stopAll();
     return closing;
   };
 
