@@ -100,7 +100,7 @@ export const ERRORS = {
     surface: 'close',
     status: 4000,
     retryable: false,
-    hint: 'Another session for the same device took over; do not reconnect both.',
+    hint: 'Another session for the same device took over. Reconnect at most once, after 30-60 s (the other session may be a stale attempt of this same device); if it happens again, stop: two clients share the credential.',
   },
   device_revoked: {
     surface: 'close',

@@ -22,7 +22,7 @@ import { Backoff } from './backoff.ts';
 import { createBrowserTransport } from './browser-transport.ts';
 import type { DeviceClientOptions } from './client-options.ts';
 import { connectUrl, DEFAULT_CLIENT_OPTIONS } from './client-options.ts';
-import { afterClose } from './close-policy.ts';
+import { afterClose, REPLACED_WINDOW_MS } from './close-policy.ts';
 import { CommandDispatcher } from './command-dispatcher.ts';
 import type { CredentialProvider } from './credentials.ts';
 import { jwtCredentials, tokenCredentials } from './credentials.ts';
@@ -228,6 +228,8 @@ export class DeviceClient<
   #connecting: Deferred<HelloFrame> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When a 4000 last ended a session: a second one soon after is final. */
+  #replacedAt: number | undefined;
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   #pumpScheduled = false;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
@@ -751,7 +753,11 @@ export class DeviceClient<
       this.#scheduleReconnect(manual);
       return;
     }
-    const next = afterClose(info, this.#credentials.renewable);
+    const now = this.#now();
+    const replacedRecently =
+      this.#replacedAt !== undefined && now - this.#replacedAt < REPLACED_WINDOW_MS;
+    if (info.code === 4000 && info.refusal === undefined) this.#replacedAt = now;
+    const next = afterClose(info, this.#credentials.renewable, replacedRecently);
     if (!next.reconnect || this.#options.reconnect === false) {
       const error = next.reconnect
         ? new DeviceError('client_closed', 'the connection ended and reconnect is off')

@@ -92,18 +92,32 @@ describe('SDK against a real gateway', () => {
     await assert.rejects(c.sendTelemetry({ temperature: 20 }), { code: 'client_closed' });
   });
 
-  it('gives way when another session of the same device takes over (4000)', async () => {
+  it('two clients of one device take turns once each after 4000, then one gives way', async () => {
     const token = await gw.provision('twin-1', 'thermostat');
-    const first = client({ credentials: token });
+    const backoff = { initialDelayMs: 20, maxDelayMs: 100, floodDelayMs: 200 };
+    const first = client({ credentials: token, backoff });
     await first.connect();
-    const closed = new Promise<DisconnectedEvent>((resolve) => first.once('disconnected', resolve));
-    const second = client({ credentials: token });
+    const firstEvents: DisconnectedEvent[] = [];
+    first.on('disconnected', (e) => firstEvents.push(e));
+    const second = client({ credentials: token, backoff });
+    const secondEvents: DisconnectedEvent[] = [];
+    second.on('disconnected', (e) => secondEvents.push(e));
     await second.connect();
-    const event = await closed;
-    assert.equal(event.code, 4000);
-    assert.equal(event.willReconnect, false);
-    await waitUntil(() => first.state === 'closed');
-    assert.equal(second.state, 'open');
+    // first: replaced, retries after the flood delay, replaces second; second retries and
+    // replaces first again, which now stops. second keeps the session.
+    await waitUntil(() => first.state === 'closed', { timeoutMs: 10_000 });
+    assert.deepEqual(
+      firstEvents.map((e) => [e.code, e.willReconnect]),
+      [
+        [4000, true],
+        [4000, false],
+      ],
+    );
+    assert.deepEqual(
+      secondEvents.map((e) => [e.code, e.willReconnect]),
+      [[4000, true]],
+    );
+    await waitUntil(() => second.state === 'open', { timeoutMs: 10_000 });
     await second.sendTelemetry({ temperature: 20 });
   });
 

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { InfluxDBServer } from '@iot-gateway/testing';
@@ -242,10 +239,9 @@ describe('simulator CLI (child process, real gateway, real InfluxDB)', () => {
     assert.equal(stored, s.acked);
   });
 
-  it('devices whose sessions another run took over show as stopped, not as sending', async () => {
-    const gw = await startTestGateway({ INFLUX_URL: `${influx.url}/replaced` });
+  it('devices whose sessions the gateway ended for good show as stopped, not as sending', async () => {
+    const gw = await startTestGateway({ INFLUX_URL: `${influx.url}/revoked` });
     gateways.push(gw);
-    const tokens = join(mkdtempSync(join(tmpdir(), 'sim-replaced-')), 'fleet.json');
     const first = sim([
       '--gateway',
       gw.url,
@@ -255,39 +251,40 @@ describe('simulator CLI (child process, real gateway, real InfluxDB)', () => {
       '5',
       '--provision',
       '--id-prefix',
-      'twice',
-      '--save-tokens',
-      tokens,
+      'rotated',
       '--status-interval',
       '0.2',
       '--json',
     ]);
     await waitUntil(() => /connected 10\/10 \| sent [1-9]/.test(first.stderr), {
       timeoutMs: 30_000,
-      message: 'the first run connected and sending',
+      message: 'the run connected and sending',
     });
-    // A second run with the same tokens takes every session over (close 4000): the first run's
-    // devices stop, it says so, and it ends by itself once all have.
-    const second = sim(['--gateway', gw.url, '--tokens', tokens, '--rate', '1', '--json']);
+    // An operator rotates every device's token: each session is closed with 4001, for good.
+    for (let i = 1; i <= 10; i++) {
+      const res = await gw.api(
+        'POST',
+        `/v1/devices/rotated-${String(i).padStart(5, '0')}/credentials`,
+      );
+      assert.equal(res.status, 200);
+    }
     const code = await Promise.race([
       first.exit,
-      waitUntil(() => false, { timeoutMs: 30_000, message: 'the first run ends by itself' }),
+      waitUntil(() => false, { timeoutMs: 30_000, message: 'the run ends by itself' }),
     ]);
-    second.child.kill('SIGTERM');
-    await second.exit;
     assert.equal(code, 1, first.stderr);
     // Every status line once all had stopped shows them stopped and sending nothing (the line
     // itself is checked in status-report.test.ts; the run may end before the next one).
     const lines = first.stderr.split('\n').filter((l) => /^\[\d+s\] connected/.test(l));
     for (const line of lines.filter((l) => l.includes('stopped 10'))) {
-      assert.match(line, /connected 0\/10 \| stopped 10 \(session_replaced=10\)/);
+      assert.match(line, /connected 0\/10 \| stopped 10 \(device_revoked=10\)/);
     }
-    assert.match(first.stderr, /every device stopped \(session_replaced=10\); the run ends/);
-    assert.doesNotMatch(first.stderr, /errors [^\n]*session_replaced/);
+    assert.match(first.stderr, /every device stopped \(device_revoked=10\); the run ends/);
+    assert.doesNotMatch(first.stderr, /errors [^\n]*device_revoked/);
     const s = JSON.parse(first.stdout) as Summary;
-    assert.deepEqual(s.gaveUp, { session_replaced: 10 });
-    assert.equal(s.rejected.session_replaced, undefined, 'a replaced session is no rejection');
-    assert.equal(s.frameErrors.session_replaced, undefined);
+    assert.deepEqual(s.gaveUp, { device_revoked: 10 });
+    assert.equal(s.rejected.device_revoked, undefined, 'a revoked session is no rejection');
+    assert.equal(s.frameErrors.device_revoked, undefined);
     assert.equal(s.acked + s.unacked, s.sent);
   });
 
