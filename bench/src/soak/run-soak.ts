@@ -196,8 +196,16 @@ export async function runSoak(options: SoakOptions, log: Log): Promise<SoakResul
     const progress = setInterval(() => {
       const s = samples.at(-1)?.snapshot;
       if (s) {
+        // Why devices are not connected, when they are not: the way to tell a reconnect storm
+        // from devices that gave up.
+        const top = (t: Record<string, number>) =>
+          Object.entries(t)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 3)
+            .map(([k, n]) => `${k}=${n}`)
+            .join(' ') || 'none';
         log(
-          `${Math.round(elapsed() / 1000)} s: ${s.connected}/${s.devices} connected, ${s.sent} sent, ${s.acked} acked, ${s.buffered} buffered, ${s.commands.received} commands received`,
+          `${Math.round(elapsed() / 1000)} s: ${s.connected}/${s.devices} connected, ${s.sent} sent, ${s.acked} acked, ${s.buffered} buffered, ${s.commands.received} commands received; failed attempts ${top(s.connectFailures)}; gave up ${top(s.gaveUp)}`,
         );
       }
     }, 10_000);
