@@ -73,8 +73,21 @@ class RoamingDevice {
         this.#attach(device);
         return;
       } catch {
-        // The load balancer may still route to the dead instance until its check fails.
-        await new Promise((r) => setTimeout(r, 100));
+        // The load balancer may still route to the dead instance until its check fails: wait
+        // until it answers /readyz from a live one (a round trip, not a pause), then try again.
+        await waitUntil(
+          async () =>
+            this.#stopped ||
+            (await fetch(`${this.url}/readyz`).then(
+              (r) => r.ok,
+              () => false,
+            )),
+          {
+            timeoutMs: 30_000,
+            intervalMs: 50,
+            message: 'the load balancer routes to a live instance',
+          },
+        );
       }
     }
   }
