@@ -9,7 +9,7 @@ import type { DeviceRegistry } from '../registry/device-registry.ts';
 import type { ApiKeyStore } from './api-key-store.ts';
 import { requireRole } from './authorize.ts';
 import { apiErrorSchema } from './http-errors.ts';
-import { parseTime, timeParam } from './telemetry-routes.ts';
+import { parseTimeRange, timeParam } from './telemetry-routes.ts';
 
 /** Default window of an events request without `from`. */
 const DEFAULT_WINDOW_MS = 24 * 3_600_000;
@@ -76,14 +76,7 @@ export function registerEventRoutes(
       }
       const { query } = req;
       const issues: Array<{ path: string; message: string }> = [];
-      const to = query.to === undefined ? Date.now() : parseTime(query.to);
-      if (to === undefined) issues.push({ path: 'querystring.to', message: 'not a time' });
-      const from =
-        query.from === undefined ? (to ?? Date.now()) - DEFAULT_WINDOW_MS : parseTime(query.from);
-      if (from === undefined) issues.push({ path: 'querystring.from', message: 'not a time' });
-      if (from !== undefined && to !== undefined && from >= to) {
-        issues.push({ path: 'querystring.from', message: 'must be before `to`' });
-      }
+      const { from, to } = parseTimeRange(query, DEFAULT_WINDOW_MS, issues);
       if (issues.length > 0 || from === undefined || to === undefined) {
         throw new GatewayError('validation_failed', 'the querystring is invalid', issues);
       }

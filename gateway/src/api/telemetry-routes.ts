@@ -30,6 +30,25 @@ export function parseTime(value: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/**
+ * `from` and `to` of a history request: `to` defaults to now, `from` to `windowMs` before `to`.
+ * Problems go into `issues`; a side left undefined was not a time.
+ */
+export function parseTimeRange(
+  query: { readonly from?: string | undefined; readonly to?: string | undefined },
+  windowMs: number,
+  issues: Array<{ path: string; message: string }>,
+): { from: number | undefined; to: number | undefined } {
+  const to = query.to === undefined ? Date.now() : parseTime(query.to);
+  if (to === undefined) issues.push({ path: 'querystring.to', message: 'not a time' });
+  const from = query.from === undefined ? (to ?? Date.now()) - windowMs : parseTime(query.from);
+  if (from === undefined) issues.push({ path: 'querystring.from', message: 'not a time' });
+  if (from !== undefined && to !== undefined && from >= to) {
+    issues.push({ path: 'querystring.from', message: 'must be before `to`' });
+  }
+  return { from, to };
+}
+
 function parseDuration(value: string): number | undefined {
   const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(value);
   if (!match) return undefined;
@@ -113,14 +132,7 @@ export function registerTelemetryRoutes(
       if (!type) throw new GatewayError('device_not_found', `device type ${device.type} unknown`);
       const { query } = req;
       const issues: Array<{ path: string; message: string }> = [];
-      const to = query.to === undefined ? Date.now() : parseTime(query.to);
-      if (to === undefined) issues.push({ path: 'querystring.to', message: 'not a time' });
-      const from =
-        query.from === undefined ? (to ?? Date.now()) - DEFAULT_WINDOW_MS : parseTime(query.from);
-      if (from === undefined) issues.push({ path: 'querystring.from', message: 'not a time' });
-      if (from !== undefined && to !== undefined && from >= to) {
-        issues.push({ path: 'querystring.from', message: 'must be before `to`' });
-      }
+      const { from, to } = parseTimeRange(query, DEFAULT_WINDOW_MS, issues);
       const names =
         query.metrics === undefined
           ? Object.keys(type.metricInfo)
