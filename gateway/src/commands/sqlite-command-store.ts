@@ -1,91 +1,16 @@
-import type { CommandError, JsonObject, JsonValue } from '@iot-gateway/schemas';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../store/database.ts';
+import { type CommandRow, type FleetRow, toFleet, toRecord } from './command-rows.ts';
 import type {
   CommandListFilter,
-  CommandOrigin,
   CommandRecord,
   CommandState,
   CommandStore,
-  DeviceSelector,
   FleetRecord,
   NewCommand,
-  SkippedDevice,
   TransitionPatch,
 } from './command-store.ts';
 import { CommandIdTakenError, isTerminal } from './command-store.ts';
-
-interface CommandRow {
-  seq: number;
-  id: string;
-  device_id: string;
-  name: string;
-  params: string;
-  state: CommandState;
-  source: CommandOrigin;
-  fleet_id: string | null;
-  requested_by: string | null;
-  created_at: number;
-  updated_at: number;
-  expires_at: number;
-  timeout_ms: number;
-  sent_at: number | null;
-  finished_at: number | null;
-  deadline_at: number | null;
-  result: string | null;
-  error: string | null;
-}
-
-interface FleetRow {
-  id: string;
-  name: string;
-  params: string;
-  selector: string;
-  source: 'api' | 'schedule';
-  schedule_id: string | null;
-  requested_by: string | null;
-  created_at: number;
-  targeted: number;
-  skipped: string;
-}
-
-function toRecord(row: CommandRow): CommandRecord {
-  return {
-    seq: row.seq,
-    id: row.id,
-    deviceId: row.device_id,
-    name: row.name,
-    params: JSON.parse(row.params) as JsonObject,
-    state: row.state,
-    source: row.source,
-    ...(row.fleet_id !== null ? { fleetId: row.fleet_id } : {}),
-    ...(row.requested_by !== null ? { requestedBy: row.requested_by } : {}),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    expiresAt: row.expires_at,
-    timeoutMs: row.timeout_ms,
-    ...(row.sent_at !== null ? { sentAt: row.sent_at } : {}),
-    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
-    ...(row.deadline_at !== null ? { deadlineAt: row.deadline_at } : {}),
-    ...(row.result !== null ? { result: JSON.parse(row.result) as JsonValue } : {}),
-    ...(row.error !== null ? { error: JSON.parse(row.error) as CommandError } : {}),
-  };
-}
-
-function toFleet(row: FleetRow): FleetRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    params: JSON.parse(row.params) as JsonObject,
-    selector: JSON.parse(row.selector) as DeviceSelector,
-    source: row.source,
-    ...(row.schedule_id !== null ? { scheduleId: row.schedule_id } : {}),
-    ...(row.requested_by !== null ? { requestedBy: row.requested_by } : {}),
-    createdAt: row.created_at,
-    targeted: row.targeted,
-    skipped: JSON.parse(row.skipped) as SkippedDevice[],
-  };
-}
 
 /** SQLite binds at most 32766 parameters; stay far below for `IN (…)` lists. */
 const CHUNK = 500;

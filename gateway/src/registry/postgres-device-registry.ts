@@ -8,34 +8,9 @@ import type {
   DeviceRegistry,
   NewDevice,
 } from './device-registry.ts';
+import { type DeviceRow as Row, toDevice } from './device-row.ts';
 
-interface DeviceRow {
-  id: string;
-  type: string;
-  labels: Record<string, string>;
-  token_hash: string | null;
-  public_key: string | null;
-  key_alg: string | null;
-  auth: string | null;
-  cert_sha256: string | null;
-  created_at: number;
-  last_seen_at: number | null;
-  revoked_at: number | null;
-}
-
-function toDevice(row: DeviceRow): Device {
-  return {
-    id: row.id,
-    type: row.type,
-    labels: row.labels,
-    auth: row.auth === 'x509' ? 'x509' : row.public_key ? 'jwt' : 'token',
-    ...(row.key_alg ? { keyAlg: row.key_alg as 'ES256' | 'RS256' } : {}),
-    ...(row.cert_sha256 ? { certificateSha256: row.cert_sha256 } : {}),
-    createdAt: row.created_at,
-    ...(row.last_seen_at !== null ? { lastSeenAt: row.last_seen_at } : {}),
-    ...(row.revoked_at !== null ? { revokedAt: row.revoked_at } : {}),
-  };
-}
+type DeviceRow = Row<Record<string, string>>;
 
 function credentialColumns(credential: DeviceCredential) {
   switch (credential.kind) {

@@ -8,34 +8,7 @@ import type {
   DeviceRegistry,
   NewDevice,
 } from './device-registry.ts';
-
-interface DeviceRow {
-  id: string;
-  type: string;
-  labels: string;
-  token_hash: string | null;
-  public_key: string | null;
-  key_alg: string | null;
-  auth: string | null;
-  cert_sha256: string | null;
-  created_at: number;
-  last_seen_at: number | null;
-  revoked_at: number | null;
-}
-
-function toDevice(row: DeviceRow): Device {
-  return {
-    id: row.id,
-    type: row.type,
-    labels: JSON.parse(row.labels) as Record<string, string>,
-    auth: row.auth === 'x509' ? 'x509' : row.public_key ? 'jwt' : 'token',
-    ...(row.key_alg ? { keyAlg: row.key_alg as 'ES256' | 'RS256' } : {}),
-    ...(row.cert_sha256 ? { certificateSha256: row.cert_sha256 } : {}),
-    createdAt: row.created_at,
-    ...(row.last_seen_at !== null ? { lastSeenAt: row.last_seen_at } : {}),
-    ...(row.revoked_at !== null ? { revokedAt: row.revoked_at } : {}),
-  };
-}
+import { type DeviceRow, toDevice } from './device-row.ts';
 
 function credentialColumns(credential: DeviceCredential) {
   const none = { token_hash: null, public_key: null, key_alg: null, auth: null, cert_sha256: null };
