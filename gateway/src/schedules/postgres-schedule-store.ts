@@ -1,61 +1,7 @@
-import type { DeviceSelector } from '../commands/command-store.ts';
 import type { PostgresPool } from '../store/postgres.ts';
 import { inTransaction } from '../store/postgres.ts';
-import type {
-  ScheduledCommand,
-  ScheduleRecord,
-  ScheduleRun,
-  ScheduleRunOutcome,
-  ScheduleStore,
-} from './schedule-store.ts';
-
-interface ScheduleRow {
-  id: string;
-  name: string;
-  cron: string;
-  timezone: string;
-  selector: string;
-  command: string;
-  created_by: string | null;
-  created_at: number;
-}
-
-interface RunRow {
-  seq: number;
-  schedule_id: string;
-  at: number;
-  outcome: ScheduleRunOutcome;
-  fleet_id: string | null;
-  targeted: number;
-  skipped: number;
-  error: string | null;
-}
-
-function toSchedule(row: ScheduleRow): ScheduleRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    cron: row.cron,
-    timezone: row.timezone,
-    selector: JSON.parse(row.selector) as DeviceSelector,
-    command: JSON.parse(row.command) as ScheduledCommand,
-    ...(row.created_by !== null ? { createdBy: row.created_by } : {}),
-    createdAt: row.created_at,
-  };
-}
-
-function toRun(row: RunRow): ScheduleRun {
-  return {
-    seq: row.seq,
-    scheduleId: row.schedule_id,
-    at: row.at,
-    outcome: row.outcome,
-    ...(row.fleet_id !== null ? { fleetId: row.fleet_id } : {}),
-    targeted: row.targeted,
-    skipped: row.skipped,
-    ...(row.error !== null ? { error: row.error } : {}),
-  };
-}
+import { type RunRow, type ScheduleRow, toRun, toSchedule } from './schedule-rows.ts';
+import type { ScheduleRecord, ScheduleRun, ScheduleStore } from './schedule-store.ts';
 
 /** Schedules in a PostgreSQL database shared by every gateway instance. */
 export class PostgresScheduleStore implements ScheduleStore {
