@@ -48,6 +48,7 @@ import { createLogger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { MqttBridge } from './mqtt/mqtt-bridge.ts';
 import { defaultClientId } from './mqtt/mqtt-bridge-options.ts';
+import { DeviceLifecycle } from './registry/device-lifecycle.ts';
 import { Scheduler } from './schedules/scheduler.ts';
 import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
 import { PressureGate } from './sessions/pressure-gate.ts';
@@ -306,6 +307,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
   context.commands = commands;
   cluster?.attach(commands);
+  const lifecycle = new DeviceLifecycle({
+    registry,
+    auth,
+    // Alone, a session to close can only be here; in a cluster, its holder is told.
+    sessions: cluster ?? { closeSession: (id) => void sessions.revoke(id) },
+    latest,
+    commands,
+  });
   mqtt?.setCommandIngress(commands);
   const scheduler = new Scheduler(
     { store: stores.schedules, commands, deviceTypes, metrics, log, instanceId },
@@ -420,14 +429,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   registerDeviceRoutes(app, {
     registry,
-    sessions,
+    lifecycle,
     keys,
     deviceTypes,
-    auth,
     latest,
     presence: cluster ?? new LocalPresence(sessions, instanceId),
-    ...(cluster ? { closeSession: (id: string) => cluster.closeSession(id) } : {}),
-    cancelCommands: (id) => commands.cancelAll(id),
   });
   registerCommandRoutes(app, { commands, registry, keys });
   registerScheduleRoutes(app, { scheduler, keys });

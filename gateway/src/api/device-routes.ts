@@ -4,33 +4,25 @@ import { deviceIdSchema } from '@iot-gateway/schemas';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { DeviceAuthenticator } from '../auth/device-authenticator.ts';
 import { DEVICE_TOKEN_PREFIX, hashSecret, newSecret } from '../auth/secrets.ts';
 import type { DevicePresence, PresenceLookup } from '../cluster/presence.ts';
 import { GatewayError } from '../errors.ts';
 import type { LatestReadings } from '../events/latest-readings.ts';
+import type { DeviceLifecycle } from '../registry/device-lifecycle.ts';
 import type { Device, DeviceCredential, DeviceRegistry } from '../registry/device-registry.ts';
-import type { SessionManager } from '../sessions/session-manager.ts';
 import type { ApiKeyStore } from './api-key-store.ts';
 import { requireRole } from './authorize.ts';
 import { apiErrorSchema } from './http-errors.ts';
 
 export interface DeviceRouteDeps {
   readonly registry: DeviceRegistry;
-  readonly sessions: SessionManager;
+  /** Deletion and credential rotation, which reach the device's session wherever it is. */
+  readonly lifecycle: DeviceLifecycle;
   /** Who is online: this instance's sessions, or the cluster's (the same from every instance). */
   readonly presence: PresenceLookup;
   readonly keys: ApiKeyStore;
   readonly deviceTypes: DeviceTypeRegistry;
-  readonly auth: DeviceAuthenticator;
   readonly latest: LatestReadings;
-  /**
-   * Closes the device's live session wherever it is (device deleted or credential rotated);
-   * defaults to this instance's sessions.
-   */
-  readonly closeSession?: (deviceId: string) => void;
-  /** Cancels a deleted device's pending commands. */
-  readonly cancelCommands?: (deviceId: string) => Promise<unknown>;
 }
 
 /** The protocol's device id, one definition everywhere: a provisioned device can always connect. */
@@ -107,8 +99,7 @@ const deviceDetailSchema = deviceSchema
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps): void {
-  const { registry, sessions, keys, deviceTypes } = deps;
-  const closeSession = deps.closeSession ?? ((id: string) => void sessions.revoke(id));
+  const { registry, lifecycle, keys, deviceTypes } = deps;
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   const presenceOf = async (ids: readonly string[]) => deps.presence.presence(ids);
@@ -334,13 +325,9 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       },
     },
     async (req, reply) => {
-      if (!(await registry.revoke(req.params.id))) {
+      if (!(await lifecycle.delete(req.params.id))) {
         throw new GatewayError('device_not_found', `no device ${req.params.id}`);
       }
-      deps.auth.forget(req.params.id);
-      closeSession(req.params.id);
-      deps.latest.delete(req.params.id);
-      await deps.cancelCommands?.(req.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -377,10 +364,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
       // certificate rather than handing it a token it has no use for.
       const auth = body.auth ?? (current?.auth === 'x509' && !body.publicKey ? 'x509' : undefined);
       const { credential, token } = credentialFor({ ...body, ...(auth ? { auth } : {}) });
-      const device = await registry.setCredential(req.params.id, credential);
+      const device = await lifecycle.replaceCredential(req.params.id, credential);
       if (!device) throw new GatewayError('device_not_found', `no device ${req.params.id}`);
-      deps.auth.forget(device.id);
-      closeSession(device.id);
       return { device: await view(device), ...(token ? { token } : {}) };
     },
   );
