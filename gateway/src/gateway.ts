@@ -175,6 +175,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           url: config.MQTT_URL,
           topicPrefix: config.MQTT_TOPIC_PREFIX,
           qos: config.MQTT_QOS,
+          ...(config.MQTT_TELEMETRY_QOS === undefined
+            ? {}
+            : { telemetryQos: config.MQTT_TELEMETRY_QOS }),
           clientId:
             config.MQTT_CLIENT_ID ?? defaultClientId(hostname(), instanceSuffix(config.DATA_DIR)),
           maxQueued: config.MQTT_MAX_QUEUE,
@@ -458,71 +461,80 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   let journal: SessionJournal | undefined;
-  // What stops, in order: one list for a start that fails and for close(). A step that fails is
-  // logged and the next one still runs, so every resource is released.
-  const stopSteps: ReadonlyArray<readonly [string, () => unknown]> = [
-    ['scheduler', () => scheduler.stop()],
-    ['stream', () => stream.stop()],
+  /**
+   * The parts, in the order they start; they stop in the reverse order, by close() and by a
+   * start that fails (which stops what it had started, the failed part included, so nothing is
+   * left open). A part without `start` was ready when it was made. A step that fails to stop is
+   * logged and the next one still runs.
+   */
+  const parts: ReadonlyArray<{
+    readonly name: string;
+    readonly start?: () => unknown;
+    readonly stop?: () => unknown;
+  }> = [
+    { name: 'stores', stop: () => stores.close() },
+    {
+      // After the sink has flushed and before the stores close.
+      name: 'last seen',
+      stop: () =>
+        registry.touch(new Map([...sessions.values()].map((s) => [s.device.id, s.lastSeen]))),
+    },
+    { name: 'sink', stop: () => sink.close() },
+    { name: 'http', stop: () => app.close() },
+    { name: 'tls', start: () => tls?.watch(), stop: () => tls?.stop() },
+    { name: 'stalls', stop: () => stalls.stop() },
+    { name: 'stats', start: () => stats.start(), stop: () => stats.stop() },
+    { name: 'pressure', stop: () => pressure.stop() },
+    { name: 'heartbeat', start: () => heartbeat.start(), stop: () => heartbeat.stop() },
+    // Started before any device can connect, so no status transition is missed; stopped after
+    // the sessions, so the devices' `shutdown` statuses go out first.
+    { name: 'mqtt', start: () => mqtt?.start(), stop: () => mqtt?.stop() },
+    {
+      // One instance on its own: devices a crash left announced online are announced offline
+      // before any can connect again (several instances do this through their leases).
+      name: 'session journal',
+      start: () => {
+        if (cluster) return;
+        journal = new SessionJournal(config.DATA_DIR);
+        const lost = journal.recover(bus);
+        if (lost > 0) {
+          log.warn(
+            { devices: lost },
+            'the last run ended without closing its sessions; devices announced offline',
+          );
+        }
+      },
+      stop: () => journal?.close(),
+    },
+    // Stopped after the sessions, so their releases are in; the others see the lease end at once.
+    { name: 'cluster', start: () => cluster?.start(), stop: () => cluster?.stop() },
+    // Deadlines that passed while the gateway was down end before any device can connect;
+    // stopped after the sessions and before the bridge, so the last command states are published.
+    { name: 'commands', start: () => commands.start(), stop: () => commands.stop() },
     // Refuses new sessions, lets in-flight frames become durable, then closes them with 1001.
-    ['sessions', () => sessions.shutdown(() => sink.flush())],
-    // After the sessions and before the bridge, so the last command states are published.
-    ['commands', () => commands.stop()],
-    // After the sessions, so their releases are in; the others see the lease end at once.
-    ['cluster', () => cluster?.stop()],
-    // After the sessions, so the devices' `shutdown` statuses go out before the bridge stops.
-    ['mqtt', () => mqtt?.stop()],
-    ['heartbeat', () => heartbeat.stop()],
-    ['pressure', () => pressure.stop()],
-    ['stats', () => stats.stop()],
-    ['stalls', () => stalls.stop()],
-    ['tls', () => tls?.stop()],
-    ['http', () => app.close()],
-    ['sink', () => sink.close()],
-    [
-      'last seen',
-      () => registry.touch(new Map([...sessions.values()].map((s) => [s.device.id, s.lastSeen]))),
-    ],
-    ['stores', () => stores.close()],
-    ['session journal', () => journal?.close()],
+    { name: 'sessions', stop: () => sessions.shutdown(() => sink.flush()) },
+    { name: 'stream', start: () => stream.start(), stop: () => stream.stop() },
+    { name: 'scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
+    // Last: devices and operators are let in once everything above is up.
+    { name: 'listen', start: () => app.listen({ host: config.HOST, port: config.PORT }) },
   ];
-  const stopAll = async (): Promise<void> => {
-    for (const [step, stop] of stopSteps) {
+  const stopParts = async (count: number): Promise<void> => {
+    for (const part of parts.slice(0, count).reverse()) {
       try {
-        await stop();
+        await part.stop?.();
       } catch (err) {
-        log.warn({ err: (err as Error).message, step }, 'a part did not stop cleanly');
+        log.warn({ err: (err as Error).message, step: part.name }, 'a part did not stop cleanly');
       }
     }
   };
-
-  heartbeat.start();
-  stats.start();
-  stream.start();
-  // Started before listening, so no status transition of a device is missed.
-  mqtt?.start();
-  try {
-    // One instance on its own: devices a crash left announced online are announced offline
-    // before any can connect again (several instances do this through their leases).
-    if (!cluster) {
-      journal = new SessionJournal(config.DATA_DIR);
-      const lost = journal.recover(bus);
-      if (lost > 0) {
-        log.warn(
-          { devices: lost },
-          'the last run ended without closing its sessions; devices announced offline',
-        );
-      }
+  for (const [i, part] of parts.entries()) {
+    try {
+      await part.start?.();
+    } catch (err) {
+      await stopParts(i + 1);
+      throw err;
     }
-    await cluster?.start();
-    // Deadlines that passed while the gateway was down end before any device can connect.
-    await commands.start();
-    await scheduler.start();
-    await app.listen({ host: config.HOST, port: config.PORT });
-  } catch (err) {
-    await stopAll();
-    throw err;
   }
-  tls?.watch();
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const scheme = tls ? 'https' : 'http';
@@ -571,7 +583,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= stopAll();
+    closing ??= stopParts(parts.length);
     return closing;
   };
 
