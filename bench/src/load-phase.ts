@@ -11,6 +11,11 @@ import type { LoadConnectArgs, LoadReport, LoadTotals } from './workers/load-cli
 export interface LoadPhaseSpec {
   readonly name: string;
   readonly url: string;
+  /**
+   * One URL per load process, taken in turn (process i connects to `urls[i % urls.length]`):
+   * spreads the devices over several servers. Unset: every process connects to `url`.
+   */
+  readonly urls?: readonly string[];
   readonly protocol: 'ws' | 'socketio';
   /** Device tokens (the gateway), else `devices` anonymous devices. */
   readonly tokens?: readonly string[];
@@ -66,7 +71,7 @@ export async function runLoadPhase(
         const from = i * perClient;
         const count = Math.max(0, Math.min(perClient, spec.devices - from));
         const args: LoadConnectArgs = {
-          url: spec.url,
+          url: spec.urls?.[i % spec.urls.length] ?? spec.url,
           protocol: spec.protocol,
           count,
           window: spec.window,
