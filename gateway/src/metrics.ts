@@ -82,10 +82,13 @@ export class GatewayMetrics {
     help: '1 while the MQTT bridge is connected to its broker.',
     registers: [this.registry],
   });
-  readonly bridgeQueued = new Gauge({
+  #bridgeQueue: () => number = () => 0;
+  // Read when scraped: setting a gauge on every message would cost the bridge more than a scrape.
+  readonly bridgeQueued: Gauge = new Gauge({
     name: 'iot_gateway_mqtt_queued_messages',
     help: 'Messages the MQTT bridge holds while the broker is unreachable.',
     registers: [this.registry],
+    collect: () => this.bridgeQueued.set(this.#bridgeQueue()),
   });
   readonly bridgeDropped = new Counter({
     name: 'iot_gateway_mqtt_dropped_total',
@@ -127,5 +130,10 @@ export class GatewayMetrics {
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
     }
+  }
+
+  /** Where {@link bridgeQueued} reads its value. */
+  observeBridgeQueue(read: () => number): void {
+    this.#bridgeQueue = read;
   }
 }

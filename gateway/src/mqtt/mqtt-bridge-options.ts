@@ -17,6 +17,12 @@ export interface MqttBridgeOptions {
    */
   readonly qos?: 0 | 1 | 2;
   /**
+   * QoS of telemetry messages. At 0 the broker does not acknowledge them: cheaper for both sides,
+   * but a message in the socket when the connection drops is lost.
+   * @defaultValue `qos`
+   */
+  readonly telemetryQos?: 0 | 1 | 2;
+  /**
    * MQTT client id. It must stay the same across restarts: the broker keeps the bridge's
    * persistent session (command subscription, queued commands) under it, and it names the
    * gateway's status topic. Instances sharing a broker need distinct ids.
@@ -143,6 +149,7 @@ export function resolveMqttBridgeOptions(options: MqttBridgeOptions): ResolvedMq
     url: options.url,
     topicPrefix: options.topicPrefix ?? d.topicPrefix,
     qos: options.qos ?? d.qos,
+    telemetryQos: options.telemetryQos ?? options.qos ?? d.qos,
     clientId: options.clientId ?? defaultClientId(),
     maxQueued: options.maxQueued ?? d.maxQueued,
     maxInFlight: options.maxInFlight ?? d.maxInFlight,
@@ -170,6 +177,8 @@ export function resolveMqttBridgeOptions(options: MqttBridgeOptions): ResolvedMq
   }
   if (![0, 1, 2].includes(resolved.qos))
     problems.push(`qos: expected 0, 1 or 2, got ${resolved.qos}`);
+  if (![0, 1, 2].includes(resolved.telemetryQos))
+    problems.push(`telemetryQos: expected 0, 1 or 2, got ${resolved.telemetryQos}`);
   if (!isTopicLevel(resolved.clientId) || /\s/.test(resolved.clientId)) {
     problems.push('clientId: it names a topic level, so no "/", "+", "#" or spaces');
   }

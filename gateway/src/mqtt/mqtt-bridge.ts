@@ -20,13 +20,28 @@ import {
   deviceStatusPayload,
   eventPayload,
   gatewayStatusPayload,
-  telemetryPayload,
+  TelemetryJson,
 } from './payloads.ts';
 import { BridgeTopics, isTopicLevel } from './topics.ts';
 import { WarningThrottle } from './warning-throttle.ts';
 
 /** A connection the broker ends this soon after it was made counts as dropped on arrival. */
 const SHORT_CONNECTION_MS = 5_000;
+/**
+ * Past this many sessions' telemetry renderers the cache starts over. Entries leave with the
+ * session's offline status; this only bounds those of frames that became durable after it.
+ */
+const MAX_CACHED_SESSIONS = 200_000;
+
+// MQTT.js logs every packet through `debug`; formatting arguments for a disabled logger costs
+// more per message than the bridge's own work. DEBUG=mqttjs* still turns it on.
+const MQTTJS_DEBUG = /mqttjs/.test(process.env.DEBUG ?? '');
+const noLog = (): void => {};
+
+interface SessionTelemetry {
+  readonly topic: string;
+  readonly json: TelemetryJson;
+}
 
 /** What the bridge needs from the rest of the gateway. */
 export interface MqttBridgeDeps {
@@ -104,8 +119,11 @@ export class MqttBridge {
   /** Connected and done resending: new messages may go out. */
   #ready = false;
   #inFlight = 0;
+  /** Of `#inFlight`, QoS 0 messages written on the current connection. */
+  #inFlightQos0 = 0;
   /** Bumped when a connection closes; QoS 0 callbacks of an older connection may never come. */
   #connection = 0;
+  readonly #sessionTelemetry = new Map<string, SessionTelemetry>();
   #dropped = 0;
   #droppedAtDisconnect = 0;
   #disconnectedAt: number | undefined;
@@ -125,6 +143,7 @@ export class MqttBridge {
     this.#dropWarnings = new WarningThrottle(this.options.warningIntervalMs);
     this.#brokerWarnings = new WarningThrottle(this.options.warningIntervalMs);
     this.#idWarnings = new WarningThrottle(this.options.warningIntervalMs);
+    this.#metrics.observeBridgeQueue(() => this.#outbox.size + this.#inFlight);
     this.#receiver = new CommandReceiver({
       topics: this.topics,
       maxCommandBytes: this.options.maxCommandBytes,
@@ -168,6 +187,7 @@ export class MqttBridge {
       // Messages wait in the bridge's own bounded outbox, never in MQTT.js's unbounded queue.
       queueQoSZero: false,
       will: this.#will(),
+      ...(MQTTJS_DEBUG ? {} : { log: noLog }),
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
       ...(options.ca ? { ca: options.ca } : {}),
@@ -185,7 +205,6 @@ export class MqttBridge {
     this.#bus.on('event', this.#onEvent);
     this.#bus.on('status', this.#onStatus);
     this.#metrics.bridgeConnected.set(0);
-    this.#updateQueued();
     this.#log.debug(
       { url: redactUrl(options.url), clientId: options.clientId },
       'MQTT bridge connecting',
@@ -284,26 +303,42 @@ export class MqttBridge {
 
   /** One line for the start message; the broker's credentials are left out. */
   describe(): string {
-    const { url, clientId, qos, topicPrefix, commandIngress } = this.options;
+    const { url, clientId, qos, telemetryQos, topicPrefix, commandIngress } = this.options;
     const ingress = commandIngress
       ? `; command ingress on (${topicPrefix}/devices/+/commands: keep it behind a broker ACL)`
       : '; command ingress off (MQTT_COMMAND_INGRESS=on takes commands from the broker; see docs/mqtt.md for the ACL it needs)';
-    return `MQTT bridge → ${redactUrl(url)} as ${clientId}, topics ${topicPrefix}/devices/{id}/(telemetry|events|status|commands), QoS ${qos}${ingress}`;
+    return `MQTT bridge → ${redactUrl(url)} as ${clientId}, topics ${topicPrefix}/devices/{id}/(telemetry|events|status|commands), QoS ${qos}${telemetryQos === qos ? '' : ` (telemetry ${telemetryQos})`}${ingress}`;
   }
 
   // Bus listeners: they only append to the outbox, so a session's emit never waits for I/O.
 
   readonly #onTelemetry = (frame: TelemetryAccepted): void => {
-    if (!this.#usableId(frame.deviceId)) return;
-    const body = telemetryPayload(frame);
-    if (!body) return;
+    if (frame.readings.length === 0) return;
+    const session = this.#telemetryOf(frame);
+    if (!session) return;
     this.#enqueue({
-      topic: this.topics.telemetry(frame.deviceId),
-      body,
+      topic: session.topic,
+      body: frame,
+      renderer: session.json,
+      qos: this.options.telemetryQos,
       retain: false,
       kind: 'telemetry',
     });
   };
+
+  /** The session's topic and body renderer, made at its first frame. */
+  #telemetryOf(frame: TelemetryAccepted): SessionTelemetry | undefined {
+    const cached = this.#sessionTelemetry.get(frame.sessionId);
+    if (cached) return cached;
+    if (!this.#usableId(frame.deviceId)) return undefined;
+    if (this.#sessionTelemetry.size >= MAX_CACHED_SESSIONS) this.#sessionTelemetry.clear();
+    const made = {
+      topic: this.topics.telemetry(frame.deviceId),
+      json: new TelemetryJson(frame.deviceId, frame.deviceType, frame.sessionId),
+    };
+    this.#sessionTelemetry.set(frame.sessionId, made);
+    return made;
+  }
 
   readonly #onEvent = (event: EventAccepted): void => {
     if (!this.#usableId(event.deviceId)) return;
@@ -316,6 +351,7 @@ export class MqttBridge {
   };
 
   readonly #onStatus = (change: StatusChange): void => {
+    if (!change.online) this.#sessionTelemetry.delete(change.sessionId);
     // The device went on with a session on another instance, which publishes its status.
     if (change.elsewhere) return;
     if (!this.#usableId(change.deviceId)) return;
@@ -356,7 +392,6 @@ export class MqttBridge {
     // drop policy is for outages, when nothing would bound it.
     const dropped = this.#outbox.push(message, this.#ready);
     if (dropped > 0) this.#noteDropped(dropped);
-    this.#updateQueued();
     this.#schedulePump();
     return true;
   }
@@ -371,10 +406,6 @@ export class MqttBridge {
         'MQTT bridge queue full: dropped the oldest messages',
       );
     }
-  }
-
-  #updateQueued(): void {
-    this.#metrics.bridgeQueued.set(this.#outbox.size + this.#inFlight);
   }
 
   #schedulePump(): void {
@@ -393,41 +424,44 @@ export class MqttBridge {
       if (!message) break;
       this.#send(client, message);
     }
-    this.#updateQueued();
     this.#checkDrained();
   };
 
   #send(client: MqttClient, message: OutboundMessage): void {
-    let payload: string;
+    let payload: string | undefined;
     try {
-      payload = JSON.stringify(message.body);
+      payload = message.renderer
+        ? message.renderer.render(message.body)
+        : JSON.stringify(message.body);
+      if (payload === undefined) return;
     } catch (err) {
       // Bus payloads are validated JSON, so this is a bug elsewhere; do not stall the queue on it.
       this.#log.error({ err, topic: message.topic }, 'MQTT message is not serializable; skipped');
       return;
     }
+    const qos = message.qos ?? this.options.qos;
     this.#inFlight += 1;
+    if (qos === 0) this.#inFlightQos0 += 1;
     const connection = this.#connection;
-    client.publish(
-      message.topic,
-      payload,
-      { qos: this.options.qos, retain: message.retain },
-      (err) => this.#settled(connection, err),
+    client.publish(message.topic, payload, { qos, retain: message.retain }, (err) =>
+      this.#settled(connection, qos, err),
     );
   }
 
   /** A publish callback: the broker acknowledged (QoS 1/2), or the message was written (QoS 0). */
-  #settled(connection: number, err: Error | undefined): void {
+  #settled(connection: number, qos: 0 | 1 | 2, err: Error | undefined): void {
     // QoS 1/2 callbacks survive reconnects (MQTT.js resends and then calls them); QoS 0 ones of a
     // closed connection were already written off in #onClose.
-    if (this.options.qos === 0 && connection !== this.#connection) return;
+    if (qos === 0) {
+      if (connection !== this.#connection) return;
+      this.#inFlightQos0 -= 1;
+    }
     this.#inFlight -= 1;
     if (err && !this.#closed) {
       // MQTT.js only fails a publish it did not store (e.g. its own queue flushed on close).
       this.#noteDropped(1);
       this.#log.debug({ err: err.message }, 'MQTT publish failed');
     }
-    this.#updateQueued();
     this.#schedulePump();
     this.#checkDrained();
   }
@@ -528,12 +562,10 @@ export class MqttBridge {
   }
 
   readonly #onClose = (): void => {
-    if (this.options.qos === 0) {
-      // Written QoS 0 messages may never report back; they are gone with the socket.
-      this.#connection += 1;
-      this.#inFlight = 0;
-      this.#updateQueued();
-    }
+    // Written QoS 0 messages may never report back; they are gone with the socket.
+    this.#connection += 1;
+    this.#inFlight -= this.#inFlightQos0;
+    this.#inFlightQos0 = 0;
     if (!this.#ready) return;
     this.#ready = false;
     this.#noteShortConnection();
@@ -617,8 +649,8 @@ export class MqttBridge {
     await this.#end(client, !drained);
     this.#ready = false;
     this.#inFlight = 0;
+    this.#inFlightQos0 = 0;
     this.#metrics.bridgeConnected.set(0);
-    this.#updateQueued();
   }
 
   /** A graceful end waits for the broker; one that does not answer gets the socket cut. */

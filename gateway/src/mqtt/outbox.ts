@@ -6,11 +6,20 @@
  */
 export type OutboundKind = 'telemetry' | 'event' | 'status' | 'command';
 
+/** Serializes bodies of one shape faster than JSON.stringify, with the same result. */
+export interface BodyRenderer {
+  render(body: unknown): string | undefined;
+}
+
 /** One message waiting for the broker. */
 export interface OutboundMessage {
   readonly topic: string;
   /** JSON-serializable body; serialized only when sent, so a dropped message costs no JSON. */
   readonly body: unknown;
+  /** Serializes `body` instead of JSON.stringify. */
+  readonly renderer?: BodyRenderer;
+  /** Overrides the bridge's QoS for this message. */
+  readonly qos?: 0 | 1 | 2;
   readonly retain: boolean;
   readonly kind: OutboundKind;
   /** For `status`: whose status this is. A later status with the same key supersedes it. */

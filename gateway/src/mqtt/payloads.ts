@@ -74,6 +74,36 @@ export function telemetryPayload(frame: TelemetryAccepted): TelemetryPayload | u
   };
 }
 
+/**
+ * Renders telemetry bodies as {@link telemetryPayload} would serialize them, byte for byte, with
+ * the part that is the same for every frame of a session rendered once.
+ */
+export class TelemetryJson {
+  readonly #prefix: string;
+
+  constructor(deviceId: string, deviceType: string, sessionId: string) {
+    const head = { deviceId, type: deviceType, sessionId };
+    this.#prefix = `${JSON.stringify(head).slice(0, -1)},"seq":`;
+  }
+
+  /** Undefined for a frame without readings, which the session never accepts. */
+  render(frame: TelemetryAccepted): string | undefined {
+    const { readings } = frame;
+    const n = readings.length;
+    if (n === 0) return undefined;
+    let list = '';
+    let metrics = '';
+    let ts = '';
+    for (let i = 0; i < n; i++) {
+      const reading = readings[i] as TelemetryAccepted['readings'][number];
+      ts = rfc3339(reading.ts);
+      metrics = JSON.stringify(reading.metrics);
+      list += `${i === 0 ? '' : ','}{"ts":"${ts}","metrics":${metrics}}`;
+    }
+    return `${this.#prefix}${frame.seq},"ts":"${ts}","readings":[${list}],"metrics":${metrics}}`;
+  }
+}
+
 export function eventPayload(event: EventAccepted): EventPayload {
   return {
     deviceId: event.deviceId,

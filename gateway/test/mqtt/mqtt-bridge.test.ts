@@ -259,6 +259,41 @@ describe('MqttBridge publishing', () => {
   });
 });
 
+describe('MqttBridge QoS per message kind', () => {
+  it('publishes telemetry at telemetryQos and statuses and events at qos', async () => {
+    const t = track(createTestBridge(broker.url, { qos: 1, telemetryQos: 0 }));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/#`));
+    await connected(t);
+    t.bus.emit('status', status('q1', true));
+    for (let seq = 1; seq <= 20; seq++) t.bus.emit('telemetry', telemetry('q1', seq));
+    t.bus.emit('event', event('q1', 21));
+    t.bus.emit('status', status('q1', false, 'closed'));
+    await waitUntil(() => recorder.messages.length === 23, {
+      message: `23 messages (have ${recorder.messages.length})`,
+    });
+    const qosOf = (kind: string) =>
+      new Set(recorder.matching((m) => m.topic.endsWith(`/${kind}`)).map((m) => m.qos));
+    assert.deepEqual(qosOf('telemetry'), new Set([0]));
+    assert.deepEqual(qosOf('status'), new Set([1]));
+    assert.deepEqual(qosOf('events'), new Set([1]));
+    // QoS 0 messages count as delivered once written: nothing is left waiting for an ack.
+    await waitUntil(() => t.bridge.state().queued === 0, { message: 'queue drained' });
+    assert.match(t.bridge.describe(), /QoS 1 \(telemetry 0\)/);
+  });
+
+  it('forgets QoS 0 messages written to a connection that then dropped', async () => {
+    const t = track(createTestBridge(broker.url, { qos: 1, telemetryQos: 0 }));
+    await connected(t);
+    for (let seq = 1; seq <= 50; seq++) t.bus.emit('telemetry', telemetry('q2', seq));
+    t.bridge.client?.stream.destroy();
+    await waitUntil(() => t.bridge.state().connected, { message: 'reconnected' });
+    await waitUntil(() => t.bridge.state().queued === 0, {
+      message: `queue drained (queued ${t.bridge.state().queued})`,
+    });
+    assert.equal(t.bridge.state().inFlight, 0);
+  });
+});
+
 describe('MqttBridge with the broker unreachable', () => {
   it('queues 10,000 events without blocking the emitter, and counts what the bound drops', async () => {
     const url = `mqtt://127.0.0.1:${await freePort()}`;

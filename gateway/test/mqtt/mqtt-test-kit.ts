@@ -60,6 +60,8 @@ export interface Received {
   readonly body: any;
   readonly retain: boolean;
   readonly dup: boolean;
+  /** The QoS it was delivered with: the lower of the publisher's and the subscription's. */
+  readonly qos: number;
 }
 
 /**
@@ -80,7 +82,7 @@ export class Recorder {
       } catch {
         body = payload.toString('utf8');
       }
-      this.messages.push({ topic, body, retain: packet.retain, dup: packet.dup });
+      this.messages.push({ topic, body, retain: packet.retain, dup: packet.dup, qos: packet.qos });
     });
   }
 
