@@ -1,6 +1,6 @@
 export const SCENARIOS = ['throughput', 'commands', 'sessions', 'liveness'] as const;
 /** Scenarios that run only when named: they measure robustness, not speed. */
-export const EXTRA_SCENARIOS = ['abuse'] as const;
+export const EXTRA_SCENARIOS = ['abuse', 'cluster'] as const;
 export type Scenario = (typeof SCENARIOS)[number] | (typeof EXTRA_SCENARIOS)[number];
 
 /** How the load is shaped: devices streaming at once, each with at most `window` unacked frames. */
@@ -47,6 +47,8 @@ export interface BenchOptions {
     readonly upgradesPerSec: number;
     readonly slowloris: number;
   };
+  /** Several instances (`cluster`); it reuses `commands` and the largest `throughput` shape. */
+  readonly cluster: { readonly handshakes: number };
   readonly liveness: {
     readonly zombies: number;
     readonly healthy: number;
@@ -65,6 +67,9 @@ Scenarios (default: all, in this order):
   abuse       (only when named) a healthy fleet alone, then beside (a) a malformed-frame flood,
               (b) devices that never read, (c) unauthenticated upgrades, (d) slowloris;
               writes its own section of BENCHMARKS.md
+  cluster     (only when named; needs PostgreSQL) two instances on one PostgreSQL against one:
+              command round trip across instances, frames/s and CPU per frame, handshakes/s;
+              writes its own section of BENCHMARKS.md
 
 Flags:
   --quick            smoke run: small numbers, about a minute
@@ -74,6 +79,7 @@ Flags:
                      (default: 40 and 200 devices, window 16; each server reported at its best)
   --sessions=N --session-clients=N --commands=N --zombies=N     other sizes
   --phase=S          seconds per abuse phase (default 20)
+  --handshakes=N     devices connecting in the cluster scenario (default 1000)
 `;
 
 function listFlag(flags: Map<string, string>, name: string, fallback: number[]): number[] {
@@ -127,6 +133,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'commands',
     'zombies',
     'phase',
+    'handshakes',
   ]);
   for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
   if (scenarios.size === 0) for (const s of SCENARIOS) scenarios.add(s);
@@ -170,6 +177,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       upgradesPerSec: quick ? 500 : 2_000,
       slowloris: quick ? 500 : 2_000,
     },
+    cluster: { handshakes: numberFlag(flags, 'handshakes', quick ? 200 : 1_000) },
     liveness: {
       zombies: numberFlag(flags, 'zombies', quick ? 100 : 1_000),
       healthy: quick ? 20 : 200,

@@ -1,8 +1,10 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEVICE_TOKEN_PREFIX, hashSecret, newSecret } from '../../gateway/src/auth/secrets.ts';
+import { PostgresDeviceRegistry } from '../../gateway/src/registry/postgres-device-registry.ts';
 import { SqliteDeviceRegistry } from '../../gateway/src/registry/sqlite-device-registry.ts';
 import { openDatabase } from '../../gateway/src/store/database.ts';
+import { openPostgres } from '../../gateway/src/store/postgres.ts';
 
 /** Devices provisioned for one part of the bench, with their tokens (shown once, as by the API). */
 export interface DeviceGroup {
@@ -58,4 +60,41 @@ export function dataDirFrom(template: string, dir: string): string {
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(template, 'gateway.db'), join(dir, 'gateway.db'));
   return dir;
+}
+
+/**
+ * Provisions devices into a PostgreSQL database (migrating it first, as a gateway's start
+ * would), through the gateway's PostgreSQL registry, for benchmarks of several instances.
+ */
+export async function provisionPostgresDevices(
+  url: string,
+  groups: Readonly<Record<string, number>>,
+): Promise<Record<string, DeviceGroup>> {
+  const pool = await openPostgres(url, { poolSize: 8 });
+  const registry = new PostgresDeviceRegistry(pool);
+  const result: Record<string, DeviceGroup> = {};
+  try {
+    for (const [group, count] of Object.entries(groups)) {
+      const ids = Array.from({ length: count }, (_, i) => `bench-${group}-${i}`);
+      const tokens = ids.map(() => newSecret(DEVICE_TOKEN_PREFIX));
+      // Each create is a transaction of its own: several at a time keep the pool busy.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let i = next++; i < count; i = next++) {
+            await registry.create({
+              id: ids[i]!,
+              type: BENCH_DEVICE_TYPE,
+              labels: { bench: group },
+              credential: { kind: 'token', tokenHash: hashSecret(tokens[i]!) },
+            });
+          }
+        }),
+      );
+      result[group] = { ids, tokens };
+    }
+  } finally {
+    await pool.end();
+  }
+  return result;
 }

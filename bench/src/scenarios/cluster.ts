@@ -1,0 +1,449 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPostgresDatabase } from '@iot-gateway/testing';
+import {
+  LatencyHistogram,
+  type LatencySummary,
+} from '../../../device-sim/src/sim/latency-histogram.ts';
+import type { BenchContext } from '../bench-context.ts';
+import { sleep } from '../bench-context.ts';
+import type { GatewayProcess, MetricsSample } from '../gateway-process.ts';
+import { type LoadPhaseResult, runLoadPhase } from '../load-phase.ts';
+import type { LoadShape } from '../options.ts';
+import { findPid } from '../proc-stats.ts';
+import { type DeviceGroup, provisionDevices, provisionPostgresDevices } from '../provision.ts';
+import type { TargetCheck } from '../report.ts';
+import { WorkerProcess } from '../worker-process.ts';
+
+/** Sequential command round trips at one instance, to devices on the instance named. */
+export interface ClusterCommandRun {
+  readonly count: number;
+  readonly failures: number;
+  readonly latency: LatencySummary;
+  /** CPU time of every gateway instance involved, per command. */
+  readonly gatewayCpuUsPerCommand: number;
+  readonly firstFailure?: string;
+}
+
+/** One telemetry load over 1 or 2 instances; CPU per frame counts every instance. */
+export interface ClusterTelemetryRun extends LoadPhaseResult {
+  readonly instances: number;
+  readonly shape: LoadShape;
+  /** Share of one core each instance used during the window. */
+  readonly coresPerInstance: readonly number[];
+}
+
+export interface ClusterHandshakes {
+  readonly devices: number;
+  readonly opened: number;
+  readonly failed: number;
+  readonly handshakesPerSec: number;
+  readonly serverCpuUsPerHandshake: number;
+  readonly firstError?: string;
+}
+
+export interface ClusterResult {
+  readonly settings: {
+    readonly commands: number;
+    readonly commandDevices: number;
+    readonly handshakes: number;
+    readonly handshakeConcurrency: number;
+    readonly shape: LoadShape;
+    readonly clients: number;
+    readonly warmupS: number;
+    readonly durationS: number;
+  };
+  readonly commands: {
+    /** One instance on the embedded SQLite store. */
+    readonly sqlite: ClusterCommandRun;
+    /** PostgreSQL, posted at the instance holding the device. */
+    readonly sameInstance: ClusterCommandRun;
+    /** PostgreSQL, posted at A with the device on B. */
+    readonly crossInstance: ClusterCommandRun;
+  };
+  readonly telemetry: {
+    readonly one: ClusterTelemetryRun;
+    readonly two: ClusterTelemetryRun;
+    /** InfluxDB after both runs: every acked reading must be there. */
+    readonly influx: { readonly acked: number; readonly stored: number; readonly ok: boolean };
+    readonly unexpectedCloses: number;
+  };
+  readonly handshakes: { readonly postgres: ClusterHandshakes; readonly sqlite: ClusterHandshakes };
+}
+
+const HANDSHAKE_CONCURRENCY = 50;
+
+/** Throughput runs saturate the gateway: the per-session rate limit is lifted, as there. */
+const LOAD_ENV = { RATE_LIMIT_PER_SEC: '1000000', RATE_LIMIT_BURST: '1000000' };
+
+const cpuOf = async (gateways: readonly GatewayProcess[]) =>
+  (await Promise.all(gateways.map((g) => g.metrics()))).reduce((a, m) => a + m.cpuSeconds, 0);
+
+async function commandRun(
+  ctx: BenchContext,
+  label: string,
+  client: WorkerProcess,
+  at: GatewayProcess,
+  ids: readonly string[],
+  involved: readonly GatewayProcess[],
+): Promise<ClusterCommandRun> {
+  const c = ctx.options.commands;
+  ctx.log(`cluster: ${c.count} command round trips, ${label}`);
+  const cpuBefore = await cpuOf(involved);
+  const r = await client.call<{
+    latency: ReturnType<LatencyHistogram['snapshot']>;
+    failures: number;
+    firstFailure?: string;
+  }>(
+    'run',
+    {
+      apiUrl: at.url,
+      adminToken: at.adminToken,
+      waitMs: 5_000,
+      ids,
+      count: c.count,
+      warmup: c.warmup,
+    },
+    300_000,
+  );
+  const cpu = (await cpuOf(involved)) - cpuBefore;
+  const latency = LatencyHistogram.from([r.latency]).summary();
+  ctx.log(`cluster commands ${label}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
+  return {
+    count: c.count,
+    failures: r.failures,
+    latency,
+    gatewayCpuUsPerCommand: (cpu * 1e6) / (c.count + c.warmup),
+    ...(r.firstFailure ? { firstFailure: r.firstFailure } : {}),
+  };
+}
+
+/** Round trips at each instance in `at`, to `group`'s devices connected to `holder`. */
+async function commandRuns(
+  ctx: BenchContext,
+  holder: GatewayProcess,
+  group: DeviceGroup,
+  runs: ReadonlyArray<{ label: string; at: GatewayProcess; involved: GatewayProcess[] }>,
+): Promise<ClusterCommandRun[]> {
+  const client = await WorkerProcess.start('command-client', 'cluster-commands');
+  try {
+    await client.call('connect', { url: holder.wsUrl, tokens: group.tokens });
+    // The holder announces its sessions to the others; wait until every instance asked sees them.
+    for (const { at } of runs) await waitOnline(at, group.ids);
+    const results: ClusterCommandRun[] = [];
+    for (const run of runs) {
+      results.push(await commandRun(ctx, run.label, client, run.at, group.ids, run.involved));
+    }
+    return results;
+  } finally {
+    await client.call('close', {}, 10_000).catch(() => undefined);
+    await client.stop();
+  }
+}
+
+async function waitOnline(gateway: GatewayProcess, ids: readonly string[]): Promise<void> {
+  const started = performance.now();
+  for (const id of ids) {
+    for (;;) {
+      const res = await fetch(`${gateway.url}/v1/devices/${id}`, {
+        headers: { authorization: `Bearer ${gateway.adminToken}` },
+      });
+      const body = (await res.json()) as { device?: { online?: boolean } };
+      if (body.device?.online) break;
+      if (performance.now() - started > 30_000) throw new Error(`${id} never seen online`);
+      await sleep(20);
+    }
+  }
+}
+
+/** `group`'s devices connect, HANDSHAKE_CONCURRENCY at a time; then they all close. */
+async function handshakes(
+  ctx: BenchContext,
+  label: string,
+  gateway: GatewayProcess,
+  group: DeviceGroup,
+): Promise<ClusterHandshakes> {
+  const client = await WorkerProcess.start('session-client', `cluster-handshakes-${label}`);
+  try {
+    const cpuBefore = await cpuOf([gateway]);
+    const r = await client.call<{ open: number; failed: number; firstError?: string; ms: number }>(
+      'connect',
+      {
+        url: gateway.wsUrl,
+        count: group.tokens.length,
+        tokens: group.tokens,
+        concurrency: HANDSHAKE_CONCURRENCY,
+      },
+      300_000,
+    );
+    const cpu = (await cpuOf([gateway])) - cpuBefore;
+    const result: ClusterHandshakes = {
+      devices: group.tokens.length,
+      opened: r.open,
+      failed: r.failed,
+      handshakesPerSec: r.open / (r.ms / 1000),
+      serverCpuUsPerHandshake: r.open > 0 ? (cpu * 1e6) / r.open : 0,
+      ...(r.firstError ? { firstError: r.firstError } : {}),
+    };
+    ctx.log(
+      `cluster handshakes, ${label}: ${result.opened}/${result.devices} in ${(r.ms / 1000).toFixed(1)} s, ` +
+        `${Math.round(result.handshakesPerSec)}/s, ${Math.round(result.serverCpuUsPerHandshake)} µs CPU each`,
+    );
+    return result;
+  } finally {
+    await client.call('close', {}, 30_000).catch(() => undefined);
+    await client.stop();
+  }
+}
+
+async function telemetryRun(
+  ctx: BenchContext,
+  gateways: readonly GatewayProcess[],
+  group: DeviceGroup,
+  shape: LoadShape,
+  clients: number,
+  sidecars: Record<string, number | undefined>,
+): Promise<ClusterTelemetryRun> {
+  const t = ctx.options.throughput;
+  const samples: MetricsSample[][] = [];
+  const result = await runLoadPhase(ctx, {
+    name: `cluster: telemetry over ${gateways.length} instance${gateways.length > 1 ? 's' : ''} [${shape.devices} × ${shape.window}]`,
+    url: gateways[0]!.wsUrl,
+    urls: gateways.map((g) => g.wsUrl),
+    protocol: 'ws',
+    tokens: group.tokens,
+    devices: shape.devices,
+    window: shape.window,
+    clients,
+    warmupS: t.warmupS,
+    durationS: t.durationS,
+    serverCpu: async () => {
+      const scrape = await Promise.all(gateways.map((g) => g.metrics()));
+      samples.push(scrape);
+      return scrape.reduce((a, m) => a + m.cpuSeconds, 0);
+    },
+    sidecars,
+  });
+  const [before, after] = samples as [MetricsSample[], MetricsSample[]];
+  return {
+    ...result,
+    instances: gateways.length,
+    shape,
+    coresPerInstance: gateways.map(
+      (_, i) => (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / result.windowS,
+    ),
+  };
+}
+
+/**
+ * What several instances cost: the command round trip across instances against one instance,
+ * frames/s and CPU per frame with the devices spread over two instances against one, and
+ * handshakes with the PostgreSQL registry against SQLite. Needs PostgreSQL as the tests do.
+ */
+export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
+  const { throughput: t, commands: c, cluster: k } = ctx.options;
+  const { influx, mosquitto } = await ctx.services();
+  // The largest load shape of the throughput runs, and at least one load process per instance.
+  const shape = t.shapes.reduce((a, b) => (b.devices > a.devices ? b : a));
+  const clients = Math.max(2, t.clients);
+  const groups = { cmd: c.devices, hs: k.handshakes, tel1: shape.devices, tel2: shape.devices };
+
+  const sqliteDir = join(ctx.dir, 'cluster-registry');
+  mkdirSync(sqliteDir, { recursive: true });
+  const local = await provisionDevices(sqliteDir, { cmd: groups.cmd, hs: groups.hs });
+  const database = await createPostgresDatabase();
+  const gateways: GatewayProcess[] = [];
+  try {
+    const shared = await provisionPostgresDevices(database.url, groups);
+    ctx.log(
+      `cluster: provisioned ${Object.values(groups).reduce((a, n) => a + n, 0)} devices in PostgreSQL`,
+    );
+    const influxDb = 'bench_cluster';
+    const instance = async (name: string) => {
+      const { gateway } = await ctx.startGateway(`cluster-${name}`, sqliteDir, {
+        ...LOAD_ENV,
+        DATABASE_URL: database.url,
+        INSTANCE_ID: `bench-${name}`,
+        INFLUX_URL: `${influx.url}/${influxDb}`,
+      });
+      gateways.push(gateway);
+      return gateway;
+    };
+    const a = await instance('a');
+    const b = await instance('b');
+    const sidecars = { influxd: findPid(influx.dataDir), mosquitto: findPid(mosquitto.dataDir) };
+
+    // Telemetry: the same shape and load generator on one instance, then over two.
+    const one = await telemetryRun(ctx, [a], shared.tel1!, shape, clients, sidecars);
+    const two = await telemetryRun(ctx, [a, b], shared.tel2!, shape, clients, sidecars);
+    const acked = one.totals.acked + two.totals.acked;
+    // Acks mean durable (InfluxDB or the spool): wait, bounded, for the spool to be written.
+    const waitStarted = performance.now();
+    let stored = await influx.count('telemetry', influxDb);
+    while (stored < acked && performance.now() - waitStarted < 30_000) {
+      await sleep(250);
+      stored = await influx.count('telemetry', influxDb);
+    }
+    ctx.log(`cluster: InfluxDB holds ${stored} telemetry points for ${acked} acked readings`);
+
+    const [sameInstance, crossInstance] = (await commandRuns(ctx, b, shared.cmd!, [
+      { label: 'device on the instance asked (PostgreSQL)', at: b, involved: [b] },
+      { label: 'device on another instance (PostgreSQL)', at: a, involved: [a, b] },
+    ])) as [ClusterCommandRun, ClusterCommandRun];
+    const postgres = await handshakes(ctx, 'PostgreSQL registry', b, shared.hs!);
+    await Promise.all(gateways.splice(0).map((g) => g.stop()));
+
+    const { gateway: alone } = await ctx.startGateway('cluster-sqlite', sqliteDir, {
+      ...LOAD_ENV,
+      INFLUX_URL: `${influx.url}/bench_cluster_sqlite`,
+    });
+    gateways.push(alone);
+    const sqlite = await handshakes(ctx, 'SQLite registry', alone, local.hs!);
+    const [single] = (await commandRuns(ctx, alone, local.cmd!, [
+      { label: 'one instance on SQLite', at: alone, involved: [alone] },
+    ])) as [ClusterCommandRun];
+
+    return {
+      settings: {
+        commands: c.count,
+        commandDevices: c.devices,
+        handshakes: k.handshakes,
+        handshakeConcurrency: HANDSHAKE_CONCURRENCY,
+        shape,
+        clients,
+        warmupS: t.warmupS,
+        durationS: t.durationS,
+      },
+      commands: { sqlite: single, sameInstance, crossInstance },
+      telemetry: {
+        one,
+        two,
+        influx: { acked, stored, ok: stored >= acked },
+        unexpectedCloses: one.unexpectedCloses + two.unexpectedCloses,
+      },
+      handshakes: { postgres, sqlite },
+    };
+  } catch (err) {
+    for (const g of gateways) ctx.log(`the gateway's last output:\n${g.output}`);
+    throw err;
+  } finally {
+    await Promise.all(gateways.map((g) => g.stop()));
+    await database.drop();
+  }
+}
+
+const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+/** The scale-out targets, checked against one run. */
+export function clusterTargets(r: ClusterResult): TargetCheck[] {
+  const cross = r.commands.crossInstance;
+  const { one, two } = r.telemetry;
+  const cpuRatio = two.serverCpuUsPerFrame / one.serverCpuUsPerFrame;
+  const hs = r.handshakes.postgres.handshakesPerSec / r.handshakes.sqlite.handshakesPerSec;
+  return [
+    {
+      target: 'cluster: cross-instance command round trip p99 ≤ 10 ms idle',
+      measured: `p99 ${f2(cross.latency.p99Ms)} ms (p50 ${f2(cross.latency.p50Ms)}), ${f0(cross.failures)} failed`,
+      met: cross.latency.p99Ms <= 10 && cross.failures === 0,
+    },
+    {
+      target: 'cluster: gateway CPU per frame over 2 instances ≤ 1.10 × 1 instance',
+      measured: `${f2(cpuRatio)} × (${f1(two.serverCpuUsPerFrame)} vs ${f1(one.serverCpuUsPerFrame)} µs)`,
+      met: cpuRatio <= 1.1,
+    },
+    {
+      target: 'cluster: InfluxDB holds every acked reading',
+      measured: `${f0(r.telemetry.influx.stored)} stored / ${f0(r.telemetry.influx.acked)} acked`,
+      met: r.telemetry.influx.ok,
+    },
+    {
+      target: 'cluster: handshakes/s with PostgreSQL ≥ 0.8 × SQLite',
+      measured: `${f2(hs)} × (${f0(r.handshakes.postgres.handshakesPerSec)} vs ${f0(r.handshakes.sqlite.handshakesPerSec)})`,
+      met: hs >= 0.8 && r.handshakes.postgres.failed === 0,
+    },
+  ];
+}
+
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const line = (r: readonly string[]) => `| ${r.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The scale-out section of BENCHMARKS.md (`npm run bench -- cluster`). */
+export function renderCluster(r: ClusterResult): string {
+  const s = r.settings;
+  const cmd = (label: string, x: ClusterCommandRun) => [
+    label,
+    f2(x.latency.p50Ms),
+    f2(x.latency.p99Ms),
+    f2(x.latency.maxMs),
+    f0(x.failures),
+    f0(x.gatewayCpuUsPerCommand),
+  ];
+  const tel = (label: string, x: ClusterTelemetryRun) => [
+    label,
+    f0(x.framesPerSec),
+    f1(x.serverCpuUsPerFrame),
+    x.coresPerInstance.map(f2).join(' + '),
+    f2(x.latency.p50Ms),
+    f2(x.latency.p99Ms),
+    Object.entries(x.sidecarCpuUsPerFrame)
+      .map(([name, us]) => `${name} ${f1(us)}`)
+      .join(', '),
+  ];
+  const hs = (label: string, x: ClusterHandshakes) => [
+    label,
+    `${f0(x.opened)} / ${f0(x.devices)}`,
+    f0(x.handshakesPerSec),
+    f0(x.serverCpuUsPerHandshake),
+  ];
+  const { one, two } = r.telemetry;
+  const targets = clusterTargets(r);
+  return [
+    `Commands: \`POST /v1/devices/:id/commands?wait=5000\` until the device's answer is recorded, ${f0(s.commands)} sequential per row after warm-up, round-robin over ${f0(s.commandDevices)} devices on instance B that answer at once; nothing else runs. Gateway CPU counts every instance involved.`,
+    '',
+    table(
+      ['command round trip', 'p50 ms', 'p99 ms', 'max ms', 'failed', 'gateway CPU µs/command'],
+      [
+        cmd('one instance, SQLite', r.commands.sqlite),
+        cmd('PostgreSQL, posted at B, device on B', r.commands.sameInstance),
+        cmd('PostgreSQL, posted at A, device on B', r.commands.crossInstance),
+      ],
+    ),
+    '',
+    `Telemetry: ${f0(s.shape.devices)} devices × ${f0(s.shape.window)} unacked frames from ${f0(s.clients)} load processes (the throughput runs' load generator), ${f0(s.warmupS)} s warm-up, ${f0(s.durationS)} s measured; first every device on instance A, then (other devices, same shape) each load process on its own instance. Both instances share one PostgreSQL, one mosquitto and one influxd. CPU per frame is the sum of the instances' CPU over the frames acked.`,
+    '',
+    table(
+      [
+        'devices on',
+        'frames/s acked',
+        'gateway CPU µs/frame',
+        'cores busy per instance',
+        'ack p50 ms',
+        'ack p99 ms',
+        'also busy, µs/frame',
+      ],
+      [tel('1 instance', one), tel('2 instances', two)],
+    ),
+    '',
+    `InfluxDB holds ${f0(r.telemetry.influx.stored)} telemetry points for ${f0(r.telemetry.influx.acked)} acked readings of both runs (${r.telemetry.influx.ok ? 'every acked reading stored' : 'MISSING READINGS'}); ${f0(r.telemetry.unexpectedCloses)} sessions closed by the gateway. 2 instances vs 1: ${f2(two.framesPerSec / one.framesPerSec)} × the frames/s, ${f2(two.serverCpuUsPerFrame / one.serverCpuUsPerFrame)} × the CPU per frame.`,
+    '',
+    `Handshakes: ${f0(s.handshakes)} devices connect (until \`hello\`), ${f0(s.handshakeConcurrency)} at a time, to one instance.`,
+    '',
+    table(
+      ['registry', 'opened', 'handshakes/s', 'gateway CPU µs/handshake'],
+      [hs('SQLite', r.handshakes.sqlite), hs('PostgreSQL', r.handshakes.postgres)],
+    ),
+    '',
+    table(
+      ['target', 'measured', 'met'],
+      targets.map((t) => [
+        t.target.replace(/^cluster: /, ''),
+        t.measured,
+        t.met ? 'yes' : '**no**',
+      ]),
+    ),
+  ].join('\n');
+}
