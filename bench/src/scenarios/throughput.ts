@@ -11,11 +11,12 @@ import type { LoadShape } from '../options.ts';
 import { findPid } from '../proc-stats.ts';
 import type { DeviceGroup } from '../provision.ts';
 import { WorkerProcess } from '../worker-process.ts';
+import type { PipelineListenArgs, PipelineStats } from '../workers/socketio-pipeline-server.ts';
 
 export interface ServerLoadResult extends LoadPhaseResult {
   readonly shape: LoadShape;
   readonly serverRssMb: number | undefined;
-  /** The gateway's MQTT bridge during the measurement window. */
+  /** MQTT publishing during the measurement window: the gateway's bridge, or (d)'s MQTT.js. */
   readonly bridge?: BridgeWindow;
 }
 
@@ -70,6 +71,16 @@ export interface GatewayChecks {
   readonly unexpectedCloses: number;
 }
 
+/** What (d), the Socket.IO pipeline, must show after its load runs, as (c) does. */
+export interface PipelineChecks {
+  readonly influx: GatewayChecks['influx'];
+  readonly mqtt: GatewayChecks['mqtt'];
+  /** Readings zod refused, and batches InfluxDB refused (their readings acked as failed). */
+  readonly invalid: number;
+  readonly writeErrors: number;
+  readonly unexpectedCloses: number;
+}
+
 export interface CommandResult {
   readonly count: number;
   readonly failures: number;
@@ -95,13 +106,22 @@ export interface ThroughputResult {
   readonly runs: {
     readonly raw?: readonly ServerLoadResult[];
     readonly socketio?: readonly ServerLoadResult[];
+    readonly pipeline?: readonly ServerLoadResult[];
     readonly gateway?: readonly ServerLoadResult[];
+    readonly gatewayQos0?: readonly ServerLoadResult[];
   };
   /** Each server at its best shape (most frames/s); the ratios compare these. */
   readonly raw?: ServerLoadResult;
   readonly socketio?: ServerLoadResult;
+  /** (d) Socket.IO + zod + influx + MQTT.js, as a user would write it. */
+  readonly pipeline?: ServerLoadResult;
+  readonly pipelineChecks?: PipelineChecks;
+  /** (c) with the MQTT bridge at QoS 1 for telemetry (the default). */
   readonly gateway?: ServerLoadResult;
   readonly gatewayChecks?: GatewayChecks;
+  /** (c0) the same gateway with `MQTT_TELEMETRY_QOS=0`, at (c)'s best shape. */
+  readonly gatewayQos0?: ServerLoadResult;
+  readonly gatewayQos0Checks?: GatewayChecks;
   readonly commands?: CommandsResult;
 }
 
@@ -126,22 +146,43 @@ function shapeName(name: string, shape: LoadShape): string {
   return `${name} [${shape.devices} × ${shape.window}]`;
 }
 
-/** Runs a bench server worker (raw ws or Socket.IO), one load phase per shape, and stops it. */
-async function benchServer(
+type BenchWorker = 'raw-ws-server' | 'socketio-server' | 'socketio-pipeline-server';
+
+/** What a bench server worker's `stats` answers; the pipeline's MQTT counters only from (d). */
+type WorkerStats = { cpu: NodeJS.CpuUsage; rss: number } & Partial<PipelineStats>;
+
+/**
+ * Runs a bench server worker (raw ws, Socket.IO or the Socket.IO pipeline), one load phase per
+ * shape, and stops it. `inspect` runs before the worker stops, for checks of what it stored.
+ */
+async function benchServer<T = undefined>(
   ctx: BenchContext,
-  worker: 'raw-ws-server' | 'socketio-server',
+  worker: BenchWorker,
   name: string,
-): Promise<ServerLoadResult[]> {
+  options: {
+    readonly listen?: Readonly<Record<string, unknown>>;
+    readonly sidecars?: Readonly<Record<string, number | undefined>>;
+    readonly inspect?: (
+      runs: readonly ServerLoadResult[],
+      stats: () => Promise<WorkerStats>,
+    ) => Promise<T>;
+  } = {},
+): Promise<{ runs: ServerLoadResult[]; inspected?: T }> {
   const { throughput: t, profile } = ctx.options;
   const server = await WorkerProcess.start(worker, name, {
     execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : [],
   });
   if (profile) ctx.profiled.set(server.pid, name);
   try {
-    const { port } = await server.call<{ port: number }>('listen', { port: await freePort() });
-    const stats = () => server.call<{ cpu: NodeJS.CpuUsage; rss: number }>('stats');
+    const { port } = await server.call<{ port: number }>(
+      'listen',
+      { ...options.listen, port: await freePort() },
+      60_000,
+    );
+    const stats = () => server.call<WorkerStats>('stats');
     const runs: ServerLoadResult[] = [];
     for (const shape of t.shapes) {
+      const samples: WorkerStats[] = [];
       const result = await runLoadPhase(ctx, {
         name: shapeName(name, shape),
         url:
@@ -155,18 +196,95 @@ async function benchServer(
         warmupS: t.warmupS,
         durationS: t.durationS,
         serverCpu: async () => {
-          const { cpu } = await stats();
-          return (cpu.user + cpu.system) / 1e6;
+          const sample = await stats();
+          samples.push(sample);
+          return (sample.cpu.user + sample.cpu.system) / 1e6;
         },
+        ...(options.sidecars ? { sidecars: options.sidecars } : {}),
       });
       const { rss } = await stats();
-      runs.push({ ...result, shape, serverRssMb: rss / 2 ** 20 });
+      const [before, after] = samples as [WorkerStats, WorkerStats];
+      const bridge = publishWindow(before, after, result.windowS);
+      if (bridge) {
+        ctx.log(
+          `${shapeName(name, shape)}: MQTT.js delivered ${Math.round(bridge.deliveredPerSec)} msgs/s, ` +
+            `unacked ${bridge.queuedAtStart} → ${bridge.queuedAtEnd}, ${bridge.dropped} failed`,
+        );
+      }
+      runs.push({ ...result, shape, serverRssMb: rss / 2 ** 20, ...(bridge ? { bridge } : {}) });
     }
-    return runs;
+    const inspected = options.inspect ? await options.inspect(runs, stats) : undefined;
+    return { runs, ...(inspected === undefined ? {} : { inspected }) };
   } finally {
     await server.call('close', {}, 10_000).catch(() => undefined);
     await server.stop();
   }
+}
+
+/** (d)'s MQTT.js publishing over a window: PUBACKs received, and messages still unacknowledged. */
+function publishWindow(
+  before: WorkerStats,
+  after: WorkerStats,
+  windowS: number,
+): BridgeWindow | undefined {
+  if (before.delivered === undefined || after.delivered === undefined) return undefined;
+  const unacked = (s: WorkerStats) =>
+    (s.published ?? 0) - (s.delivered ?? 0) - (s.publishErrors ?? 0);
+  return {
+    deliveredPerSec: (after.delivered - before.delivered) / windowS,
+    queuedAtStart: unacked(before),
+    queuedAtEnd: unacked(after),
+    dropped: (after.publishErrors ?? 0) - (before.publishErrors ?? 0),
+  };
+}
+
+const PIPELINE_DATABASE = 'bench_socketio_pipeline';
+
+/** (d), then the same checks as (c): every acked reading in InfluxDB, every message PUBACKed. */
+async function benchPipeline(
+  ctx: BenchContext,
+): Promise<{ runs: ServerLoadResult[]; checks: PipelineChecks }> {
+  const { influx, mosquitto } = await ctx.services();
+  const { runs, inspected } = await benchServer(
+    ctx,
+    'socketio-pipeline-server',
+    '(d) Socket.IO pipeline',
+    {
+      listen: {
+        influxUrl: influx.url,
+        database: PIPELINE_DATABASE,
+        mqttUrl: mosquitto.url,
+        clientId: `iot-bench-pipeline-${process.pid}`,
+      } satisfies Omit<PipelineListenArgs, 'port'>,
+      sidecars: { influxd: findPid(influx.dataDir), mosquitto: findPid(mosquitto.dataDir) },
+      inspect: async (list, stats): Promise<PipelineChecks> => {
+        const acked = list.reduce((a, r) => a + r.totals.acked, 0);
+        const stored = await influx.count('telemetry', PIPELINE_DATABASE);
+        ctx.log(`(d) InfluxDB holds ${stored} telemetry points for ${acked} acked readings`);
+        const drainStarted = performance.now();
+        let s = await stats();
+        const unacked = (x: WorkerStats) =>
+          (x.published ?? 0) - (x.delivered ?? 0) - (x.publishErrors ?? 0);
+        while (unacked(s) > 0 && performance.now() - drainStarted < 30_000) {
+          await sleep(100);
+          s = await stats();
+        }
+        return {
+          influx: { acked, stored, everyAckedStored: stored >= acked },
+          mqtt: {
+            dropped: s.publishErrors ?? 0,
+            queuedAfterDrain: unacked(s),
+            drainMs: Math.round(performance.now() - drainStarted),
+          },
+          invalid: s.invalid ?? 0,
+          writeErrors: s.writeErrors ?? 0,
+          unexpectedCloses: list.reduce((a, r) => a + r.unexpectedCloses, 0),
+        };
+      },
+    },
+  );
+  if (!inspected) throw new Error('(d) was not checked');
+  return { runs, checks: inspected };
 }
 
 async function runCommands(
@@ -258,19 +376,33 @@ async function runCommands(
   }
 }
 
+interface GatewayRunSpec {
+  /** `(c) gateway` or `(c0) gateway, telemetry QoS 0`. */
+  readonly label: string;
+  readonly telemetryQos: 0 | 1;
+  /** Indices into the throughput shapes: (c) runs at every shape, (c0) at (c)'s best. */
+  readonly shapes: readonly number[];
+  readonly withCommands: boolean;
+}
+
 async function benchGateway(
   ctx: BenchContext,
   registryDir: string,
   groups: ThroughputGroups,
-  withCommands: boolean,
+  spec: GatewayRunSpec,
 ): Promise<{ runs: ServerLoadResult[]; checks: GatewayChecks; commands?: CommandsResult }> {
   const { throughput: t } = ctx.options;
   const { influx, mosquitto } = await ctx.services();
-  const { gateway, database } = await ctx.startGateway('throughput', registryDir, {
-    // Throughput runs are meant to saturate the gateway: lift the per-session rate limit.
-    RATE_LIMIT_PER_SEC: '1000000',
-    RATE_LIMIT_BURST: '1000000',
-  });
+  const { gateway, database } = await ctx.startGateway(
+    `throughput-qos${spec.telemetryQos}`,
+    registryDir,
+    {
+      // Throughput runs are meant to saturate the gateway: lift the per-session rate limit.
+      RATE_LIMIT_PER_SEC: '1000000',
+      RATE_LIMIT_BURST: '1000000',
+      MQTT_TELEMETRY_QOS: String(spec.telemetryQos),
+    },
+  );
   const sidecars = {
     influxd: findPid(influx.dataDir),
     mosquitto: findPid(mosquitto.dataDir),
@@ -279,12 +411,13 @@ async function benchGateway(
     const runs: ServerLoadResult[] = [];
     let acked = 0;
     let unexpectedCloses = 0;
-    for (const [i, shape] of t.shapes.entries()) {
+    for (const i of spec.shapes) {
+      const shape = t.shapes[i]!;
       const tokens = groups.shapes[i]!.tokens.slice(0, shape.devices);
       // runLoadPhase reads the server's CPU once before and once after the window.
       const samples: MetricsSample[] = [];
       const result = await runLoadPhase(ctx, {
-        name: shapeName('(c) gateway', shape),
+        name: shapeName(spec.label, shape),
         url: gateway.wsUrl,
         protocol: 'ws',
         tokens,
@@ -303,7 +436,7 @@ async function benchGateway(
       const [before, after] = samples as [MetricsSample, MetricsSample];
       const bridge = bridgeWindow(before, after, result.windowS);
       ctx.log(
-        `${shapeName('(c) gateway', shape)}: MQTT bridge delivered ${Math.round(bridge.deliveredPerSec)} msgs/s, ` +
+        `${shapeName(spec.label, shape)}: MQTT bridge delivered ${Math.round(bridge.deliveredPerSec)} msgs/s, ` +
           `queue ${bridge.queuedAtStart} → ${bridge.queuedAtEnd}, ${bridge.dropped} dropped`,
       );
       runs.push({
@@ -317,7 +450,7 @@ async function benchGateway(
     }
     let commands: CommandsResult | undefined;
     const max = best(runs);
-    if (withCommands && max) {
+    if (spec.withCommands && max) {
       commands = await runCommands(ctx, gateway, groups, max, sidecars);
       acked += commands.halfLoad?.load.totals.acked ?? 0;
       unexpectedCloses += commands.halfLoad?.load.unexpectedCloses ?? 0;
@@ -325,7 +458,7 @@ async function benchGateway(
 
     // Acks mean "written to InfluxDB", so every acked reading must be there now.
     const stored = await influx.count('telemetry', database);
-    ctx.log(`(c) InfluxDB holds ${stored} telemetry points for ${acked} acked readings`);
+    ctx.log(`${spec.label}: InfluxDB holds ${stored} telemetry points for ${acked} acked readings`);
     // The bridge publishes after durability; wait (bounded) until the broker acked everything.
     const drainStarted = performance.now();
     let metrics = await gateway.metrics();
@@ -365,24 +498,53 @@ export async function runThroughput(
   const runs: {
     raw?: ServerLoadResult[];
     socketio?: ServerLoadResult[];
+    pipeline?: ServerLoadResult[];
     gateway?: ServerLoadResult[];
+    gatewayQos0?: ServerLoadResult[];
   } = {};
+  let pipelineChecks: PipelineChecks | undefined;
   if (parts.baselines) {
-    runs.raw = await benchServer(ctx, 'raw-ws-server', '(a) raw ws');
-    runs.socketio = await benchServer(ctx, 'socketio-server', '(b) Socket.IO');
+    runs.raw = (await benchServer(ctx, 'raw-ws-server', '(a) raw ws')).runs;
+    runs.socketio = (await benchServer(ctx, 'socketio-server', '(b) Socket.IO')).runs;
+    const pipeline = await benchPipeline(ctx);
+    runs.pipeline = pipeline.runs;
+    pipelineChecks = pipeline.checks;
   }
-  const gw = await benchGateway(ctx, registryDir, groups, parts.commands);
+  const shapes = ctx.options.throughput.shapes;
+  const gw = await benchGateway(ctx, registryDir, groups, {
+    label: '(c) gateway',
+    telemetryQos: 1,
+    shapes: shapes.map((_, i) => i),
+    withCommands: parts.commands,
+  });
   runs.gateway = gw.runs;
+  const gateway = best(runs.gateway);
+  let qos0: Awaited<ReturnType<typeof benchGateway>> | undefined;
+  if (parts.baselines && gateway) {
+    // One shape only, to keep the whole run short: the one where (c) did best at QoS 1.
+    qos0 = await benchGateway(ctx, registryDir, groups, {
+      label: '(c0) gateway, telemetry QoS 0',
+      telemetryQos: 0,
+      shapes: [shapes.indexOf(gateway.shape)],
+      withCommands: false,
+    });
+    runs.gatewayQos0 = qos0.runs;
+  }
   const raw = best(runs.raw ?? []);
   const socketio = best(runs.socketio ?? []);
-  const gateway = best(runs.gateway);
+  const pipeline = best(runs.pipeline ?? []);
+  const gatewayQos0 = best(runs.gatewayQos0 ?? []);
   return {
     settings: ctx.options.throughput,
     runs,
     ...(raw ? { raw } : {}),
     ...(socketio ? { socketio } : {}),
+    ...(pipeline ? { pipeline } : {}),
+    ...(pipelineChecks ? { pipelineChecks } : {}),
     ...(gateway ? { gateway } : {}),
     gatewayChecks: gw.checks,
+    ...(gatewayQos0 ? { gatewayQos0 } : {}),
+    ...(qos0 ? { gatewayQos0Checks: qos0.checks } : {}),
     ...(gw.commands ? { commands: gw.commands } : {}),
   };
 }
