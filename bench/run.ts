@@ -15,9 +15,16 @@ import {
   renderMarkdown,
   updateAbuseSection,
   updateBenchmarksMd,
+  updateClusterSection,
   writeResults,
 } from './src/report.ts';
 import { type AbuseResult, renderAbuse, runAbuse } from './src/scenarios/abuse.ts';
+import {
+  type ClusterResult,
+  clusterTargets,
+  renderCluster,
+  runCluster,
+} from './src/scenarios/cluster.ts';
 import { type LivenessResult, runLiveness } from './src/scenarios/liveness.ts';
 import { runSessions, type SessionsResult } from './src/scenarios/sessions.ts';
 import { runThroughput, type ThroughputResult } from './src/scenarios/throughput.ts';
@@ -60,6 +67,7 @@ let throughput: ThroughputResult | undefined;
 let sessions: SessionsResult | undefined;
 let liveness: LivenessResult | undefined;
 let abuse: AbuseResult | undefined;
+let cluster: ClusterResult | undefined;
 
 async function scenario<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -130,6 +138,8 @@ try {
     );
   }
 
+  if (want.has('cluster')) cluster = await scenario('cluster', () => runCluster(ctx));
+
   let profiles: ProfileSummary[] | undefined;
   if (options.profile) {
     profiles = [];
@@ -158,7 +168,11 @@ try {
     ...(throughput ? { throughput } : {}),
     ...(sessions ? { sessions } : {}),
     ...(liveness ? { liveness } : {}),
-    targets: checkTargets(throughput, sessions, liveness),
+    ...(cluster ? { cluster } : {}),
+    targets: [
+      ...checkTargets(throughput, sessions, liveness),
+      ...(cluster ? clusterTargets(cluster) : []),
+    ],
     ...(profiles ? { profiles } : {}),
     ...(failures.length > 0 ? { failures } : {}),
   };
@@ -171,8 +185,16 @@ try {
       ctx.log('BENCHMARKS.md abuse section updated');
     }
   }
+  if (cluster) {
+    const section = renderCluster(cluster);
+    process.stdout.write(`\n${section}\n`);
+    if (!options.quick && !argv.includes('--no-md') && failures.length === 0) {
+      updateClusterSection(join(ROOT, 'BENCHMARKS.md'), results, section, relative(ROOT, file));
+      ctx.log('BENCHMARKS.md cluster section updated');
+    }
+  }
   const markdown = renderMarkdown(results);
-  if (want.size > 1 || !abuse) process.stdout.write(`\n${markdown}\n`);
+  if (want.size > 1 || (!abuse && !cluster)) process.stdout.write(`\n${markdown}\n`);
   const resultsPath = relative(ROOT, file);
   ctx.log(`results: ${resultsPath} and ${relative(ROOT, join(RESULTS_DIR, 'latest.json'))}`);
   if (options.writeMarkdown && failures.length === 0) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ProfileSummary } from './cpu-profile.ts';
 import type { MachineInfo, Versions } from './machine.ts';
 import type { AbuseResult } from './scenarios/abuse.ts';
+import type { ClusterResult } from './scenarios/cluster.ts';
 import type { LivenessResult } from './scenarios/liveness.ts';
 import type { SessionsResult } from './scenarios/sessions.ts';
 import {
@@ -24,6 +25,7 @@ export interface BenchResults {
   readonly sessions?: SessionsResult;
   readonly liveness?: LivenessResult;
   readonly abuse?: AbuseResult;
+  readonly cluster?: ClusterResult;
   readonly targets: readonly TargetCheck[];
   readonly profiles?: readonly ProfileSummary[];
   readonly failures?: readonly string[];
@@ -490,5 +492,26 @@ export function updateAbuseSection(
     '<!-- abuse results: end -->',
     `${header}\n\n${markdown}\n\nRaw numbers: [${resultsFile}](${resultsFile}).`,
     'Robustness: the gateway under attack',
+  );
+}
+
+/** Rewrites the scale-out section of BENCHMARKS.md (`npm run bench -- cluster`). */
+export function updateClusterSection(
+  file: string,
+  results: BenchResults,
+  markdown: string,
+  resultsFile: string,
+): void {
+  const m = results.machine;
+  const header =
+    `Run ${results.startedAt} with \`${results.command}\`. Machine: ${m.cpuModel}, ${m.cores} cores, ` +
+    `${m.memoryGiB} GiB, Linux ${m.kernel}; the load generator, PostgreSQL, influxd, mosquitto ` +
+    'and the gateway instances share it.';
+  replaceSection(
+    file,
+    '<!-- cluster results: begin -->',
+    '<!-- cluster results: end -->',
+    `${header}\n\n${markdown}\n\nRaw numbers: [${resultsFile}](${resultsFile}).`,
+    'Several instances: what the shared store costs',
   );
 }
