@@ -52,7 +52,15 @@ export interface HAProxyServer extends TestServer {
   readonly url: string;
   /** Each backend's status as the health checks see it, by name. */
   serverStates(): Promise<Record<string, HAProxyServerStatus>>;
+  /**
+   * What an operator does before taking a backend out: `drain` sends it no new connections
+   * (the open ones stay), `maint` none at all, `ready` puts it back. Resolves once HAProxy took it.
+   */
+  setServerState(name: string, state: HAProxyAdminState): Promise<void>;
 }
+
+/** An administrative state of a backend, set through HAProxy's runtime API. */
+export type HAProxyAdminState = 'ready' | 'drain' | 'maint';
 
 const HAPROXY = { name: 'haproxy', envVar: 'HAPROXY_BIN', product: 'HAProxy' } as const;
 const PORT_ATTEMPTS = 3;
@@ -142,6 +150,17 @@ export async function startHAProxy(options: HAProxyOptions): Promise<HAProxyServ
             }
           }
           return states;
+        },
+        async setServerState(name: string, state: HAProxyAdminState) {
+          if (!settings.backends.some((b) => b.name === name)) {
+            throw new Error(`no backend named ${name}`);
+          }
+          // An empty answer means done; anything else is HAProxy's complaint.
+          const answer = await statsCommand(
+            statsSocket,
+            `set server gateways/${name} state ${state}`,
+          );
+          if (answer.trim() !== '') throw new Error(`HAProxy refused: ${answer.trim()}`);
         },
       });
     }

@@ -4,6 +4,7 @@ export { FrameInbox } from './frame-inbox.ts';
 export { freePort } from './free-port.ts';
 export {
   DEFAULT_HAPROXY_OPTIONS,
+  type HAProxyAdminState,
   type HAProxyBackend,
   type HAProxyOptions,
   type HAProxyServer,

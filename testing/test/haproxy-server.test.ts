@@ -55,4 +55,25 @@ describe('startHAProxy', () => {
     );
     assert.equal(await (await fetch(haproxy.url)).text(), 'red');
   });
+
+  it('sends no new requests to a drained backend, and takes it back when ready', async () => {
+    green.healthy = true;
+    red.healthy = true;
+    await waitUntil(
+      async () => Object.values(await haproxy.serverStates()).every((s) => s === 'UP'),
+      { message: 'both up' },
+    );
+    await haproxy.setServerState('red', 'drain');
+    // In HTTP mode HAProxy balances every request, so each one could go to red.
+    const answers = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      answers.add(await (await fetch(haproxy.url)).text());
+    }
+    assert.deepEqual([...answers], ['green']);
+    await haproxy.setServerState('red', 'ready');
+    await waitUntil(async () => (await (await fetch(haproxy.url)).text()) === 'red', {
+      message: 'red taking requests again',
+    });
+    await assert.rejects(haproxy.setServerState('blue', 'drain'), /no backend named blue/);
+  });
 });
