@@ -26,6 +26,7 @@ import {
   runCluster,
 } from './src/scenarios/cluster.ts';
 import { type LivenessResult, runLiveness } from './src/scenarios/liveness.ts';
+import { type ReconnectResult, runReconnect } from './src/scenarios/reconnect.ts';
 import { runSessions, type SessionsResult } from './src/scenarios/sessions.ts';
 import { runThroughput, type ThroughputResult } from './src/scenarios/throughput.ts';
 
@@ -66,6 +67,7 @@ const failures: string[] = [];
 let throughput: ThroughputResult | undefined;
 let sessions: SessionsResult | undefined;
 let liveness: LivenessResult | undefined;
+let reconnect: ReconnectResult | undefined;
 let abuse: AbuseResult | undefined;
 let cluster: ClusterResult | undefined;
 
@@ -90,6 +92,7 @@ try {
     half: mostDevices,
     commands: options.commands.devices,
     ...(want.has('sessions') ? { sessions: options.sessions.count } : {}),
+    ...(want.has('reconnect') ? { storm: options.reconnect.devices } : {}),
     ...(want.has('liveness')
       ? { zombies: options.liveness.zombies, healthy: options.liveness.healthy }
       : {}),
@@ -126,6 +129,10 @@ try {
     liveness = await scenario('liveness', () =>
       runLiveness(ctx, registryDir, { zombies: groups.zombies!, healthy: groups.healthy! }),
     );
+  }
+
+  if (want.has('reconnect')) {
+    reconnect = await scenario('reconnect', () => runReconnect(ctx, registryDir, groups.storm!));
   }
 
   if (want.has('abuse')) {
@@ -168,9 +175,10 @@ try {
     ...(throughput ? { throughput } : {}),
     ...(sessions ? { sessions } : {}),
     ...(liveness ? { liveness } : {}),
+    ...(reconnect ? { reconnect } : {}),
     ...(cluster ? { cluster } : {}),
     targets: [
-      ...checkTargets(throughput, sessions, liveness),
+      ...checkTargets(throughput, sessions, liveness, reconnect),
       ...(cluster ? clusterTargets(cluster) : []),
     ],
     ...(profiles ? { profiles } : {}),

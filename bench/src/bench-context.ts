@@ -57,34 +57,42 @@ export class BenchContext {
 
   /**
    * Starts a gateway on a copy of the provisioned registry, writing to its own InfluxDB
-   * database and bridging to the shared broker at QoS 1.
+   * database and bridging to the shared broker at QoS 1. `restart` starts it again on the same
+   * port, data directory and settings, once the first process is gone.
    */
   async startGateway(
     name: string,
     registryDir: string,
     env: Readonly<Record<string, string>> = {},
-  ): Promise<{ gateway: GatewayProcess; database: string }> {
+  ): Promise<{
+    gateway: GatewayProcess;
+    database: string;
+    restart: () => Promise<GatewayProcess>;
+  }> {
     const { influx, mosquitto } = await this.services();
     const n = ++this.#gateways;
     const database = `bench_${name.replace(/\W/g, '_')}_${n}`;
     const dataDir = dataDirFrom(registryDir, join(this.dir, `gateway-${n}-${name}`));
     const port = await freePort();
     if (this.options.profile) mkdirSync(this.profileDir, { recursive: true });
-    const gateway = await GatewayProcess.start({
-      port,
-      env: {
-        DATA_DIR: dataDir,
-        ADMIN_TOKEN: this.adminToken,
-        INFLUX_URL: `${influx.url}/${database}`,
-        MQTT_URL: mosquitto.url,
-        MQTT_QOS: '1',
-        MQTT_CLIENT_ID: `iot-bench-${process.pid}-${n}`,
-        ...env,
-      },
-      ...(this.options.profile ? { cpuProfileDir: this.profileDir } : {}),
-    });
-    this.profiled.set(gateway.pid, `gateway (${name})`);
-    return { gateway, database };
+    const start = async () => {
+      const gateway = await GatewayProcess.start({
+        port,
+        env: {
+          DATA_DIR: dataDir,
+          ADMIN_TOKEN: this.adminToken,
+          INFLUX_URL: `${influx.url}/${database}`,
+          MQTT_URL: mosquitto.url,
+          MQTT_QOS: '1',
+          MQTT_CLIENT_ID: `iot-bench-${process.pid}-${n}`,
+          ...env,
+        },
+        ...(this.options.profile ? { cpuProfileDir: this.profileDir } : {}),
+      });
+      this.profiled.set(gateway.pid, `gateway (${name})`);
+      return gateway;
+    };
+    return { gateway: await start(), database, restart: start };
   }
 
   async close(): Promise<void> {

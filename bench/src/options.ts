@@ -1,4 +1,4 @@
-export const SCENARIOS = ['throughput', 'commands', 'sessions', 'liveness'] as const;
+export const SCENARIOS = ['throughput', 'commands', 'sessions', 'liveness', 'reconnect'] as const;
 /** Scenarios that run only when named: they measure robustness, not speed. */
 export const EXTRA_SCENARIOS = ['abuse', 'cluster'] as const;
 export type Scenario = (typeof SCENARIOS)[number] | (typeof EXTRA_SCENARIOS)[number];
@@ -55,6 +55,18 @@ export interface BenchOptions {
     readonly heartbeatIntervalMs: number;
     readonly heartbeatTimeoutMs: number;
   };
+  /** Every device reconnecting at once after its server restarts. */
+  readonly reconnect: {
+    readonly devices: number;
+    /** Client processes, one loopback address each (~5,000 sockets per process). */
+    readonly clients: number;
+    /** A device retries after a random delay of at most this, and no other backoff. */
+    readonly jitterMs: number;
+    /** Attempts per device before it gives up (which fails the scenario). */
+    readonly maxAttempts: number;
+    /** How long after the restart every device must be back, or the scenario fails. */
+    readonly deadlineMs: number;
+  };
 }
 
 export const USAGE = `Usage: npm run bench [-- <scenario>...] [--quick] [--profile] [--<setting>=<value>...]
@@ -64,6 +76,8 @@ Scenarios (default: all, in this order):
   commands    command round trip idle and with (c) at half its maximum (runs (c) to find it)
   sessions    most authenticated sessions with heartbeats, RSS per session, vs a raw ws server
   liveness    zombie devices: time from their last sign of life to offline
+  reconnect   every device reconnecting at once after a restart: the gateway (each device with
+              a queued command) against a raw ws server
   abuse       (only when named) a healthy fleet alone, then beside (a) a malformed-frame flood,
               (b) devices that never read, (c) unauthenticated upgrades, (d) slowloris;
               writes its own section of BENCHMARKS.md
@@ -78,6 +92,7 @@ Flags:
   --devices=N[,N...] --window=N --clients=N --warmup=S --duration=S    throughput load
                      (default: 40 and 200 devices, window 16; each server reported at its best)
   --sessions=N --session-clients=N --commands=N --zombies=N     other sizes
+  --storm=N          devices in the reconnect storm (default 19000, quick 2000)
   --phase=S          seconds per abuse phase (default 20)
   --handshakes=N     devices connecting in the cluster scenario (default 1000)
 `;
@@ -133,6 +148,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'commands',
     'zombies',
     'phase',
+    'storm',
     'handshakes',
   ]);
   for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown flag --${name}`);
@@ -140,6 +156,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const quick = flags.has('quick');
   const all = SCENARIOS.every((s) => scenarios.has(s));
   const sessions = numberFlag(flags, 'sessions', quick ? 1_000 : 19_000);
+  const storm = numberFlag(flags, 'storm', quick ? 2_000 : 19_000);
   return {
     scenarios,
     quick,
@@ -178,6 +195,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       slowloris: quick ? 500 : 2_000,
     },
     cluster: { handshakes: numberFlag(flags, 'handshakes', quick ? 200 : 1_000) },
+    reconnect: {
+      devices: storm,
+      clients: Math.max(1, Math.ceil(storm / 5_000)),
+      jitterMs: 1_000,
+      maxAttempts: 1_000,
+      deadlineMs: quick ? 60_000 : 180_000,
+    },
     liveness: {
       zombies: numberFlag(flags, 'zombies', quick ? 100 : 1_000),
       healthy: quick ? 20 : 200,

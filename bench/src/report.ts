@@ -5,6 +5,7 @@ import type { MachineInfo, Versions } from './machine.ts';
 import type { AbuseResult } from './scenarios/abuse.ts';
 import type { ClusterResult } from './scenarios/cluster.ts';
 import type { LivenessResult } from './scenarios/liveness.ts';
+import type { ReconnectResult, StormResult } from './scenarios/reconnect.ts';
 import type { SessionsResult } from './scenarios/sessions.ts';
 import {
   type GatewayChecks,
@@ -24,6 +25,7 @@ export interface BenchResults {
   readonly throughput?: ThroughputResult;
   readonly sessions?: SessionsResult;
   readonly liveness?: LivenessResult;
+  readonly reconnect?: ReconnectResult;
   readonly abuse?: AbuseResult;
   readonly cluster?: ClusterResult;
   readonly targets: readonly TargetCheck[];
@@ -47,6 +49,7 @@ export function checkTargets(
   t: ThroughputResult | undefined,
   s: SessionsResult | undefined,
   l: LivenessResult | undefined,
+  rc?: ReconnectResult,
 ): TargetCheck[] {
   const checks: TargetCheck[] = [];
   // Frames/s of a gateway run against a baseline's, counting what got through every stage.
@@ -137,6 +140,20 @@ export function checkTargets(
       target: 'every zombie offline within HEARTBEAT_TIMEOUT_MS + 1 s',
       measured: `${f0(l.withinLimit)}/${f0(l.zombies)} within ${f0(l.limitMs)} ms (max ${f0(Math.max(l.closedAfter.maxMs, l.offlineAfter.maxMs))} ms)`,
       met: l.withinLimit === l.zombies && l.healthyClosed === 0,
+    });
+  }
+  if (rc?.gateway && rc.raw) {
+    const g = rc.gateway;
+    const raw = rc.raw.allOnlineMs;
+    checks.push({
+      target: 'reconnect storm: every device online ≤ 2 × raw ws',
+      measured: `${f2(g.allOnlineMs / raw)} × (${f0(g.allOnlineMs)} vs ${f0(raw)} ms for ${f0(g.devices)} devices)`,
+      met: g.allOnlineMs <= 2 * raw,
+    });
+    checks.push({
+      target: 'reconnect storm: every queued command delivered ≤ 2 × raw ws reconnect',
+      measured: `${f2(g.allCommandsMs / raw)} × (${f0(g.allCommandsMs)} vs ${f0(raw)} ms)`,
+      met: g.allCommandsMs <= 2 * raw,
     });
   }
   return checks;
@@ -408,6 +425,72 @@ export function renderMarkdown(r: BenchResults): string {
       `Other closes: ${Object.keys(l.otherCloses).length === 0 ? 'none' : JSON.stringify(l.otherCloses)}; healthy devices closed: ${f0(l.healthyClosed)} of ${f0(l.healthy)}; API shows ${l.apiOffline.offline} of ${l.apiOffline.sampled} sampled zombies offline.`,
       '',
     );
+  }
+  const rc = r.reconnect;
+  if (rc && (rc.raw || rc.gateway)) {
+    const st = rc.settings;
+    const row = (
+      label: string,
+      x: StormResult,
+      to: string,
+      at: { p50Ms: number; p99Ms: number; maxMs: number },
+    ) => [
+      label,
+      to,
+      f0(x.devices),
+      f0(at.p50Ms),
+      f0(at.p99Ms),
+      f0(at.maxMs),
+      rc.raw ? `${f2(at.maxMs / rc.raw.allOnlineMs)} ×` : '',
+      f0(x.restartMs),
+      f1(x.attempts / x.devices),
+      f0(x.serverCpuUsPerHandshake),
+      f0(x.clientCpuUsPerHandshake),
+      Object.entries(x.failures)
+        .map(([cause, n]) => `${f0(n)} × ${cause}`)
+        .join(', ') || 'none',
+    ];
+    const rows: string[][] = [];
+    if (rc.raw) rows.push(row('raw ws server', rc.raw, 'open (hello)', rc.raw.online));
+    if (rc.gateway) {
+      rows.push(row('gateway', rc.gateway, 'online (hello)', rc.gateway.online));
+      rows.push(row('gateway', rc.gateway, 'queued command delivered', rc.gateway.commands));
+    }
+    out.push(
+      '### Reconnect storm',
+      '',
+      `${f0(st.devices)} devices from ${f0(st.clients)} client processes (one loopback address each) reconnect at once after their server restarts: each retries as soon as its socket closes or an attempt fails, after a random jitter of at most ${f0(st.jitterMs)} ms and no other backoff. The raw ws server has every device connected when its process exits; the gateway gets a fleet \`reboot\` command while the devices are offline (one queued command each), is stopped with SIGTERM and started again on the same DATA_DIR while the devices retry. Times are from the restarted server being ready (raw: its listen; gateway: the first /readyz poll that answered 200, counted from when it was sent). Server CPU is the server process's (from /proc) from ready until every device was back and, for the gateway, had its command, per device; the client processes' CPU over the same time is beside it, since they share the cores with the server.`,
+      '',
+      table(
+        [
+          'server',
+          'until',
+          'devices',
+          'p50 ms',
+          'p99 ms',
+          'all ms',
+          'vs raw',
+          'stop → ready ms',
+          'attempts/device',
+          'server CPU µs/handshake',
+          'clients CPU µs/handshake',
+          'failed attempts',
+        ],
+        rows,
+      ),
+      '',
+    );
+    if (rc.gateway) {
+      out.push(
+        `Fleet command after the storm: ${f0(rc.gateway.fleet.targeted)} targeted, ${Object.entries(
+          rc.gateway.fleet.states,
+        )
+          .filter(([, n]) => n > 0)
+          .map(([state, n]) => `${f0(n)} ${state}`)
+          .join(', ')}.`,
+        '',
+      );
+    }
   }
   if (r.targets.length > 0) {
     out.push(

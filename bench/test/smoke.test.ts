@@ -11,6 +11,7 @@ import { BenchContext } from '../src/bench-context.ts';
 import { summarizeProfile } from '../src/cpu-profile.ts';
 import { runLoadPhase } from '../src/load-phase.ts';
 import { parseOptions } from '../src/options.ts';
+import { rawStorm } from '../src/scenarios/reconnect.ts';
 import { WorkerProcess } from '../src/worker-process.ts';
 
 test('the histogram keeps percentiles within 1/64 and merges across processes', () => {
@@ -31,7 +32,10 @@ test('the histogram keeps percentiles within 1/64 and merges across processes', 
 
 test('the options name the scenarios and refuse unknown ones', () => {
   const all = parseOptions([]);
-  assert.deepEqual([...all.scenarios], ['throughput', 'commands', 'sessions', 'liveness']);
+  assert.deepEqual(
+    [...all.scenarios],
+    ['throughput', 'commands', 'sessions', 'liveness', 'reconnect'],
+  );
   assert.equal(all.writeMarkdown, true);
   const quick = parseOptions(['sessions', '--quick']);
   assert.deepEqual([...quick.scenarios], ['sessions']);
@@ -109,4 +113,23 @@ test('a load phase against the raw ws sink acks every frame it sends', async () 
   assert.equal(result.totals.acked, result.totals.sent);
   assert.ok(result.latency.count > 0);
   assert.ok(result.serverCpuUsPerFrame > 0);
+});
+
+test('after the raw ws server restarts, every device of the storm comes back', async () => {
+  const ctx = new BenchContext(parseOptions(['reconnect', '--quick', '--storm=20']), tmpdir());
+  const client = await WorkerProcess.start('storm-client', 'smoke storm');
+  after(async () => {
+    await client.stop();
+    await ctx.close();
+  });
+  const result = await rawStorm(ctx, [client]);
+  assert.equal(result.devices, 20);
+  assert.equal(result.online.maxMs, result.allOnlineMs);
+  // Every device lost its socket when the server's process exited, and tried at least once more.
+  assert.equal(
+    Object.values(result.closes).reduce((a, n) => a + n, 0),
+    20,
+  );
+  assert.ok(result.attempts >= 20);
+  assert.ok(result.serverCpuS >= 0);
 });

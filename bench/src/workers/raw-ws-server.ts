@@ -93,7 +93,8 @@ serveWorker({
         }
       }, heartbeatMs);
     }
-    return { port: (server.address() as AddressInfo).port };
+    // When it listened, by the wall clock every process shares: the reconnect storm counts from it.
+    return { port: (server.address() as AddressInfo).port, listenedAt: Date.now() };
   },
   stats: () => ({
     cpu: process.cpuUsage(),

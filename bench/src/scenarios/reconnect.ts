@@ -1,0 +1,370 @@
+import { freePort } from '@iot-gateway/testing';
+import type { BenchContext } from '../bench-context.ts';
+import { sleep } from '../bench-context.ts';
+import type { GatewayProcess } from '../gateway-process.ts';
+import { cpuSeconds } from '../proc-stats.ts';
+import type { DeviceGroup } from '../provision.ts';
+import { WorkerProcess } from '../worker-process.ts';
+import type { StormPrepareArgs, StormStatus, StormTimes } from '../workers/storm-client.ts';
+
+/** When devices got somewhere, in ms after the restarted server was ready. */
+export interface Spread {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+export interface StormResult {
+  readonly devices: number;
+  /** From the stop signal to the restarted server being ready. */
+  readonly restartMs: number;
+  /** From ready until the last device was online (its `hello` received). */
+  readonly allOnlineMs: number;
+  readonly online: Spread;
+  /** Connection attempts in the storm, all devices together, and why the failed ones failed. */
+  readonly attempts: number;
+  readonly failures: Record<string, number>;
+  /** Closes of sockets that had been open (reconnected devices dropped again). */
+  readonly closes: Record<string, number>;
+  /** The server's CPU time from ready until every device was online (and had its command). */
+  readonly serverCpuS: number;
+  /** serverCpuS per device online: what one reconnect costs the server in a storm. */
+  readonly serverCpuUsPerHandshake: number;
+  /** The client processes' CPU over the same time, per device: they share the 2 cores. */
+  readonly clientCpuUsPerHandshake: number;
+}
+
+export interface GatewayStormResult extends StormResult {
+  /** From ready until the last device had its queued command (the `command` frame received). */
+  readonly allCommandsMs: number;
+  readonly commands: Spread;
+  /** The fleet command's summary after the storm (every device answered `succeeded`). */
+  readonly fleet: { readonly targeted: number; readonly states: Record<string, number> };
+}
+
+export interface ReconnectResult {
+  readonly settings: BenchContext['options']['reconnect'];
+  readonly raw?: StormResult;
+  readonly gateway?: GatewayStormResult;
+}
+
+// The wall clock: the one clock every process of the bench shares, to the millisecond.
+const now = () => Date.now();
+
+function spread(times: readonly number[], from: number): Spread {
+  const sorted = times.map((t) => t - from).sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
+}
+
+function merge(tables: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const table of tables) {
+    for (const [key, n] of Object.entries(table)) out[key] = (out[key] ?? 0) + n;
+  }
+  return out;
+}
+
+/** The storm's devices, spread over the client processes, each on its own loopback address. */
+async function prepare(
+  clients: readonly WorkerProcess[],
+  count: number,
+  url: string,
+  tokens: readonly string[] | undefined,
+): Promise<void> {
+  const perClient = Math.ceil(count / clients.length);
+  await Promise.all(
+    clients.map((client, i) => {
+      const from = i * perClient;
+      const n = Math.max(0, Math.min(perClient, count - from));
+      const args: StormPrepareArgs = {
+        url,
+        count: n,
+        localAddress: `127.0.0.${31 + i}`,
+        ...(tokens ? { tokens: tokens.slice(from, from + n) } : {}),
+      };
+      return client.call('prepare', args);
+    }),
+  );
+}
+
+async function statuses(clients: readonly WorkerProcess[]): Promise<StormStatus[]> {
+  return Promise.all(clients.map((c) => c.call<StormStatus>('status', {}, 30_000)));
+}
+
+/**
+ * Waits until every device is online (and, with `commands`, has received its command), polling
+ * the clients; fails `deadlineMs` after `readyAt`, or once a device gave up, with what was missing.
+ */
+async function waitForStorm(
+  ctx: BenchContext,
+  name: string,
+  clients: readonly WorkerProcess[],
+  count: number,
+  commands: boolean,
+  readyAt: number,
+): Promise<StormStatus[]> {
+  const { deadlineMs } = ctx.options.reconnect;
+  let lastLog = now();
+  for (;;) {
+    const list = await statuses(clients);
+    const online = list.reduce((a, s) => a + s.online, 0);
+    const delivered = list.reduce((a, s) => a + s.commands, 0);
+    if (online === count && (!commands || delivered === count)) return list;
+    const gaveUp = list.reduce((a, s) => a + s.gaveUp, 0);
+    const failures = JSON.stringify(merge(list.map((s) => s.failures)));
+    const state = `${online}/${count} online${commands ? `, ${delivered}/${count} commands delivered` : ''}`;
+    if (now() - readyAt > deadlineMs || gaveUp > 0) {
+      throw new Error(
+        `${name}: the reconnect storm did not finish: ${state} ${Math.round((now() - readyAt) / 1000)} s after the restart (limit ${deadlineMs / 1000} s), ${gaveUp} devices gave up; failed attempts ${failures}`,
+      );
+    }
+    if (now() - lastLog > 5_000) {
+      ctx.log(`${name}: ${state}; failed attempts ${failures}`);
+      lastLog = now();
+    }
+    await sleep(100);
+  }
+}
+
+async function storm(clients: readonly WorkerProcess[], ctx: BenchContext): Promise<void> {
+  const r = ctx.options.reconnect;
+  await Promise.all(
+    clients.map((c) => c.call('storm', { jitterMs: r.jitterMs, maxAttempts: r.maxAttempts })),
+  );
+}
+
+function clientCpu(clients: readonly WorkerProcess[]): number {
+  return clients.reduce((a, c) => a + (cpuSeconds(c.pid) ?? 0), 0);
+}
+
+async function result(
+  clients: readonly WorkerProcess[],
+  list: readonly StormStatus[],
+  count: number,
+  restartMs: number,
+  readyAt: number,
+  cpu: { readonly server: number; readonly clients: number },
+): Promise<{ base: StormResult; times: StormTimes }> {
+  const all = await Promise.all(clients.map((c) => c.call<StormTimes>('times', {}, 30_000)));
+  const times = { hello: all.flatMap((t) => t.hello), command: all.flatMap((t) => t.command) };
+  const online = spread(times.hello, readyAt);
+  return {
+    base: {
+      devices: count,
+      restartMs,
+      allOnlineMs: online.maxMs,
+      online,
+      attempts: list.reduce((a, s) => a + s.attempts, 0),
+      failures: merge(list.map((s) => s.failures)),
+      closes: merge(list.map((s) => s.closes)),
+      serverCpuS: cpu.server,
+      serverCpuUsPerHandshake: (cpu.server * 1e6) / count,
+      clientCpuUsPerHandshake: (cpu.clients * 1e6) / count,
+    },
+    times,
+  };
+}
+
+/** The raw ws server, all devices connected, restarted: time until every device is back. */
+export async function rawStorm(
+  ctx: BenchContext,
+  clients: readonly WorkerProcess[],
+): Promise<StormResult> {
+  const r = ctx.options.reconnect;
+  const port = await freePort();
+  const url = `ws://127.0.0.1:${port}/v1/connect`;
+  let server = await WorkerProcess.start('raw-ws-server', 'raw ws (reconnect)');
+  try {
+    await server.call('listen', { port });
+    await prepare(clients, r.devices, url, undefined);
+    ctx.log(`raw ws: connecting ${r.devices} devices from ${clients.length} processes`);
+    const connected = await Promise.all(
+      clients.map((c) =>
+        c.call<{ online: number; failed: number; firstError?: string }>(
+          'connect',
+          { concurrency: 50 },
+          r.deadlineMs,
+        ),
+      ),
+    );
+    const online = connected.reduce((a, c) => a + c.online, 0);
+    if (online !== r.devices) {
+      throw new Error(
+        `raw ws: only ${online} of ${r.devices} devices connected before the restart (${connected.find((c) => c.firstError)?.firstError})`,
+      );
+    }
+    ctx.log(`raw ws: ${online} devices online; restarting the server`);
+    await storm(clients, ctx);
+    const stopAt = now();
+    // The process exits and the kernel closes every socket, as a restart does.
+    await server.stop();
+    server = await WorkerProcess.start('raw-ws-server', 'raw ws (restarted)');
+    const cpuBefore = cpuSeconds(server.pid) ?? 0;
+    const clientsBefore = clientCpu(clients);
+    const { listenedAt: readyAt } = await server.call<{ listenedAt: number }>(
+      'listen',
+      { port },
+      30_000,
+    );
+    const list = await waitForStorm(ctx, 'raw ws', clients, r.devices, false, readyAt);
+    const cpu = {
+      server: (cpuSeconds(server.pid) ?? 0) - cpuBefore,
+      clients: clientCpu(clients) - clientsBefore,
+    };
+    const { base } = await result(clients, list, r.devices, readyAt - stopAt, readyAt, cpu);
+    ctx.log(
+      `raw ws: every device back ${Math.round(base.allOnlineMs)} ms after the restarted server was ready (${base.attempts} attempts, ${base.serverCpuUsPerHandshake.toFixed(0)} µs server CPU per device)`,
+    );
+    return base;
+  } finally {
+    await Promise.all(clients.map((c) => c.call('close', {}, 30_000).catch(() => undefined)));
+    await server.call('close', {}, 30_000).catch(() => undefined);
+    await server.stop();
+  }
+}
+
+/**
+ * Polls /readyz every 20 ms and resolves with the moment the first successful poll was sent:
+ * no later than the gateway was ready, so the storm's time is never understated.
+ */
+async function readySince(url: string, deadline: number): Promise<number> {
+  for (;;) {
+    const sent = now();
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) });
+      await res.arrayBuffer();
+      if (res.ok) return sent;
+    } catch {
+      // Not listening yet.
+    }
+    if (now() > deadline) throw new Error(`the restarted gateway was not ready at ${url}`);
+    await sleep(20);
+  }
+}
+
+async function fleetSummary(
+  gateway: GatewayProcess,
+  id: string,
+): Promise<{ targeted: number; states: Record<string, number> }> {
+  const res = await fetch(`${gateway.url}/v1/fleet-commands/${id}`, {
+    headers: { authorization: `Bearer ${gateway.adminToken}` },
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!res.ok) throw new Error(`GET /v1/fleet-commands/${id} answered ${res.status}`);
+  return (await res.json()) as { targeted: number; states: Record<string, number> };
+}
+
+/**
+ * The gateway with one queued command per offline device, restarted (SIGTERM, then started on
+ * the same DATA_DIR): time until every device is online and has its command.
+ */
+async function gatewayStorm(
+  ctx: BenchContext,
+  registryDir: string,
+  group: DeviceGroup,
+  clients: readonly WorkerProcess[],
+): Promise<GatewayStormResult> {
+  const r = ctx.options.reconnect;
+  const ids = group.ids.slice(0, r.devices);
+  const started = await ctx.startGateway('reconnect', registryDir);
+  let gateway = started.gateway;
+  try {
+    // One command per device while the devices are offline: a fleet command, as an operator
+    // rebooting the fleet would send it; each device's command stays queued until it is back.
+    const res = await fetch(`${gateway.url}/v1/fleet-commands`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${gateway.adminToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        selector: { labels: { bench: 'storm' } },
+        name: 'reboot',
+        params: {},
+        ttlMs: 3_600_000,
+      }),
+      signal: AbortSignal.timeout(120_000),
+    });
+    const fleet = (await res.json()) as {
+      id: string;
+      targeted: number;
+      states?: { queued: number };
+    };
+    if (
+      res.status !== 202 ||
+      fleet.targeted !== ids.length ||
+      fleet.states?.queued !== ids.length
+    ) {
+      throw new Error(
+        `gateway: the fleet command should queue ${ids.length} commands: HTTP ${res.status} ${JSON.stringify(fleet).slice(0, 300)}`,
+      );
+    }
+    ctx.log(
+      `gateway: ${fleet.targeted} commands queued for offline devices; restarting the gateway`,
+    );
+    await prepare(clients, ids.length, gateway.wsUrl, group.tokens.slice(0, ids.length));
+    const stopAt = now();
+    await gateway.stop(60_000);
+    // The devices were retrying while the gateway was down, as they would after losing it.
+    await storm(clients, ctx);
+    const [readyAt, restarted] = await Promise.all([
+      readySince(gateway.url, stopAt + 60_000),
+      started.restart(),
+    ]);
+    gateway = restarted;
+    // Read when the restart resolves, one /readyz poll (≤ 50 ms) after readyAt: a few ms of
+    // CPU out of seconds.
+    const cpuBefore = cpuSeconds(gateway.pid) ?? 0;
+    const clientsBefore = clientCpu(clients);
+    const list = await waitForStorm(ctx, 'gateway', clients, ids.length, true, readyAt);
+    const cpu = {
+      server: (cpuSeconds(gateway.pid) ?? 0) - cpuBefore,
+      clients: clientCpu(clients) - clientsBefore,
+    };
+    const { base, times } = await result(clients, list, ids.length, readyAt - stopAt, readyAt, cpu);
+    const commands = spread(times.command, readyAt);
+    // The answers go back after the last command frame: wait (bounded) until none is left sent.
+    let summary = await fleetSummary(gateway, fleet.id);
+    const settleBy = now() + 30_000;
+    while ((summary.states.sent ?? 0) + (summary.states.queued ?? 0) > 0 && now() < settleBy) {
+      await sleep(200);
+      summary = await fleetSummary(gateway, fleet.id);
+    }
+    ctx.log(
+      `gateway: every device back ${Math.round(base.allOnlineMs)} ms and every command delivered ${Math.round(commands.maxMs)} ms after the restarted gateway was ready (${base.attempts} attempts, ${base.serverCpuUsPerHandshake.toFixed(0)} µs gateway CPU per device); fleet ${JSON.stringify(summary.states)}`,
+    );
+    return {
+      ...base,
+      allCommandsMs: commands.maxMs,
+      commands,
+      fleet: { targeted: summary.targeted, states: summary.states },
+    };
+  } catch (err) {
+    ctx.log(`the gateway's last output:\n${gateway.output}`);
+    throw err;
+  } finally {
+    await Promise.all(clients.map((c) => c.call('close', {}, 30_000).catch(() => undefined)));
+    await gateway.stop(60_000);
+  }
+}
+
+/** Both storms with the same client processes: the raw ws server first, then the gateway. */
+export async function runReconnect(
+  ctx: BenchContext,
+  registryDir: string,
+  group: DeviceGroup,
+): Promise<ReconnectResult> {
+  const r = ctx.options.reconnect;
+  const clients: WorkerProcess[] = [];
+  try {
+    for (let i = 0; i < r.clients; i++) {
+      clients.push(await WorkerProcess.start('storm-client', `storm-${i + 1}`));
+    }
+    const raw = await rawStorm(ctx, clients);
+    const gateway = await gatewayStorm(ctx, registryDir, group, clients);
+    return { settings: r, raw, gateway };
+  } finally {
+    await Promise.all(clients.map((c) => c.stop()));
+  }
+}
