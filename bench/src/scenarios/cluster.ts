@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPostgresDatabase } from '@iot-gateway/testing';
+import pg from 'pg';
 import {
   LatencyHistogram,
   type LatencySummary,
@@ -52,6 +53,8 @@ export interface ClusterResult {
     readonly clients: number;
     readonly warmupS: number;
     readonly durationS: number;
+    /** PostgreSQL's `synchronous_commit` for the gateways' database (`BENCH_SYNCHRONOUS_COMMIT`). */
+    readonly synchronousCommit: 'on' | 'off';
   };
   readonly commands: {
     /** One instance on the embedded SQLite store. */
@@ -252,8 +255,16 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
   mkdirSync(sqliteDir, { recursive: true });
   const local = await provisionDevices(sqliteDir, { cmd: groups.cmd, hs: groups.hs });
   const database = await createPostgresDatabase();
+  // For comparison only: commits no longer wait for the WAL to reach the disk.
+  const synchronousCommit = process.env.BENCH_SYNCHRONOUS_COMMIT === 'off' ? 'off' : 'on';
   const gateways: GatewayProcess[] = [];
   try {
+    if (synchronousCommit === 'off') {
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      await admin.query(`ALTER DATABASE ${database.name} SET synchronous_commit = off`);
+      await admin.end();
+    }
     const shared = await provisionPostgresDevices(database.url, groups);
     ctx.log(
       `cluster: provisioned ${Object.values(groups).reduce((a, n) => a + n, 0)} devices in PostgreSQL`,
@@ -313,6 +324,7 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
         clients,
         warmupS: t.warmupS,
         durationS: t.durationS,
+        synchronousCommit,
       },
       commands: { sqlite: single, sameInstance, crossInstance },
       telemetry: {
@@ -402,7 +414,7 @@ export function renderCluster(r: ClusterResult): string {
   const { one, two } = r.telemetry;
   const targets = clusterTargets(r);
   return [
-    `Commands: \`POST /v1/devices/:id/commands?wait=5000\` until the device's answer is recorded, ${f0(s.commands)} sequential per row after warm-up, round-robin over ${f0(s.commandDevices)} devices on instance B that answer at once; nothing else runs. Gateway CPU counts every instance involved.`,
+    `Commands: \`POST /v1/devices/:id/commands?wait=5000\` until the device's answer is recorded, ${f0(s.commands)} sequential per row after warm-up, round-robin over ${f0(s.commandDevices)} devices on instance B that answer at once; nothing else runs. Gateway CPU counts every instance involved. PostgreSQL \`synchronous_commit\` ${s.synchronousCommit}${s.synchronousCommit === 'off' ? ' (BENCH_SYNCHRONOUS_COMMIT=off, for comparison)' : ''}.`,
     '',
     table(
       ['command round trip', 'p50 ms', 'p99 ms', 'max ms', 'failed', 'gateway CPU µs/command'],
