@@ -233,7 +233,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await influx.start();
     sink = influx;
   } else {
-    sink = new SpoolOnlySink(spool);
+    sink = new SpoolOnlySink(spool, metrics);
   }
   const stats = new StatsReporter({ metrics, sink, log }, config.STATS_INTERVAL_MS);
 

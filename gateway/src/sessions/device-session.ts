@@ -1,30 +1,37 @@
 import { randomUUID } from 'node:crypto';
-import type { DeviceType, GatewayFrame } from '@iot-gateway/schemas';
+import type {
+  CommandResultFrame,
+  DeviceFrame,
+  DeviceType,
+  EventFrame,
+  GatewayFrame,
+  TelemetryFrame,
+} from '@iot-gateway/schemas';
 import {
   deviceFrameSchema,
   findWrongMetricValues,
   formatIssues,
   PROTOCOL_LIMITS,
 } from '@iot-gateway/schemas';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import type { Config } from '../config.ts';
 import type { CloseReason, FrameErrorCode } from '../errors.ts';
 import { closeCode } from '../errors.ts';
 import type { StatusReason } from '../events/device-bus.ts';
 import type { Device } from '../registry/device-registry.ts';
+import type { DurabilityListener } from '../sink/telemetry-sink.ts';
 import { PointsRejectedError } from '../sink/telemetry-sink.ts';
 import { AckTracker } from './ack-tracker.ts';
-import { FRAME_HANDLERS } from './frame-handlers.ts';
+import type { AcceptedReading, FrameIssue } from './frame-acceptance.ts';
+import { acceptEvent, acceptTelemetry, isMetricsPath, ReadingClock } from './frame-acceptance.ts';
 import type { DeviceTags } from './frame-points.ts';
-import { deviceTags } from './frame-points.ts';
+import { deviceTags, TelemetrySeries } from './frame-points.ts';
 import type { Watched } from './heartbeat-monitor.ts';
 import type { Holdable } from './pressure-gate.ts';
 import type { SessionContext } from './session-context.ts';
 import { TokenBucket } from './token-bucket.ts';
 
-export interface FrameIssue {
-  readonly path: string;
-  readonly message: string;
-}
+export type { FrameIssue } from './frame-acceptance.ts';
 
 /**
  * The most an `error` frame may weigh. An error frame answers one frame of at most
@@ -66,7 +73,61 @@ export function encodeErrorFrame(
   return JSON.stringify({ ...head, message: `${message}${note}`, issues: kept });
 }
 
-type Handler = (session: DeviceSession, frame: unknown) => void;
+/** What to announce once a frame is durable, by its tracker slot. */
+type Durable =
+  | {
+      readonly kind: 'telemetry';
+      readonly seq: number;
+      readonly readings: readonly AcceptedReading[];
+    }
+  | { readonly kind: 'event'; readonly frame: EventFrame; readonly ts: number };
+
+// The part of `hello` that only depends on the configuration, rendered once per configuration.
+const helloTails = new WeakMap<Config, string>();
+
+function helloTail(config: Config): string {
+  let tail = helloTails.get(config);
+  if (tail === undefined) {
+    const rest = {
+      heartbeat: {
+        intervalMs: config.HEARTBEAT_INTERVAL_MS,
+        timeoutMs: config.HEARTBEAT_TIMEOUT_MS,
+      },
+      limits: {
+        maxFrameBytes: config.MAX_FRAME_BYTES,
+        maxInFlight: config.MAX_IN_FLIGHT,
+        ratePerSec: config.RATE_LIMIT_PER_SEC,
+        burst: config.RATE_LIMIT_BURST,
+        maxBatch: PROTOCOL_LIMITS.maxBatchReadings,
+      },
+    };
+    tail = `,${JSON.stringify(rest).slice(1)}`;
+    helloTails.set(config, tail);
+  }
+  return tail;
+}
+
+// Socket listeners shared by every session, as ws does for its own: a session costs no closures.
+const SESSION = Symbol('device session');
+type SessionSocket = WebSocket & { [SESSION]?: DeviceSession };
+
+function onSocketMessage(this: SessionSocket, data: RawData, isBinary: boolean): void {
+  this[SESSION]?.receive(data as Buffer, isBinary);
+}
+function onSocketPong(this: SessionSocket): void {
+  this[SESSION]?.noteLife();
+}
+function onSocketPing(this: SessionSocket): void {
+  this[SESSION]?.receivePing();
+}
+function onSocketClose(this: SessionSocket): void {
+  this[SESSION]?.end('closed');
+}
+function onSocketError(this: SessionSocket, err: Error): void {
+  // ws reports oversized frames as errors before it closes with 1009.
+  const tooLarge = (err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+  this[SESSION]?.end(tooLarge ? 'too_large' : 'error');
+}
 
 // Sessions whose ack advanced during this turn of the event loop. One setImmediate sends all
 // their acks, so a batch of writes resolving together costs one ack frame per session.
@@ -76,6 +137,14 @@ function flushAcks(): void {
   ackScheduled = false;
   for (const session of ackQueue) session.sendAck();
   ackQueue.clear();
+}
+
+/** zod issues as the error frame lists them, `readings.3.metrics.celsius` style. */
+function issueList(issues: Parameters<typeof formatIssues>[0]): FrameIssue[] {
+  return formatIssues(issues, PROTOCOL_LIMITS.maxErrorIssues).map(({ path, message }) => ({
+    path,
+    message,
+  }));
 }
 
 function seqOf(value: unknown): number | undefined {
@@ -95,7 +164,7 @@ export type SessionEndListener = (session: DeviceSession, reason: StatusReason) 
  * One device's WebSocket session: decodes and validates frames, hands them to the sink, acks them
  * once durable, applies the rate limit and backpressure, and ends exactly once.
  */
-export class DeviceSession implements Watched, Holdable {
+export class DeviceSession implements Watched, Holdable, DurabilityListener {
   readonly id = randomUUID();
   readonly device: Device;
   readonly deviceType: DeviceType;
@@ -109,9 +178,12 @@ export class DeviceSession implements Watched, Holdable {
   /** Every error frame the gateway sends takes a token: garbage earns a close, not a reply each. */
   readonly #errorBucket: TokenBucket;
   readonly #onEnd: SessionEndListener;
+  readonly #clock: ReadingClock;
+  readonly #series: TelemetrySeries;
+  /** Frames handed to the sink, by tracker slot, with what to announce once durable. */
+  readonly #awaiting = new Map<number, Durable>();
   #lastSeq = -1;
   #rateLimitedInARow = 0;
-  #lastArrival = 0;
   #ended = false;
 
   // Heartbeat state, read and written by the HeartbeatMonitor sweep.
@@ -145,29 +217,18 @@ export class DeviceSession implements Watched, Holdable {
     );
     this.#errorBucket = new TokenBucket(config.ERROR_RATE_PER_SEC, config.ERROR_BURST, now);
     this.tags = deviceTags(device.id, deviceType.name, device.labels, config.TELEMETRY_TAG_LABELS);
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
-    ws.on('pong', () => this.#onLife());
-    // ws answers ping frames by itself; they cost like any frame, so they take a token too.
-    ws.on('ping', () => {
-      this.#onLife();
-      if (!this.#ended && !this.#takeToken()) this.#overRate(undefined);
-    });
-    ws.on('close', () => this.end('closed'));
-    ws.on('error', (err) => {
-      // ws reports oversized frames as errors before it closes with 1009.
-      const tooLarge = (err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
-      this.end(tooLarge ? 'too_large' : 'error');
-    });
+    this.#clock = new ReadingClock(config.TS_MAX_PAST_MS, config.TS_MAX_FUTURE_MS);
+    this.#series = new TelemetrySeries(deviceType, this.tags);
+    (ws as SessionSocket)[SESSION] = this;
+    ws.on('message', onSocketMessage);
+    ws.on('pong', onSocketPong);
+    ws.on('ping', onSocketPing);
+    ws.on('close', onSocketClose);
+    ws.on('error', onSocketError);
   }
 
   get ended(): boolean {
     return this.#ended;
-  }
-
-  /** `now`, or one ms past the last arrival time handed out, whichever is later. */
-  arrivalTime(now: number): number {
-    this.#lastArrival = now > this.#lastArrival ? now : this.#lastArrival + 1;
-    return this.#lastArrival;
   }
 
   /** Frames handed to the sink and not yet durable. */
@@ -177,23 +238,9 @@ export class DeviceSession implements Watched, Holdable {
 
   /** Sends `hello` and a first ping, and starts the heartbeat watch. */
   open(): void {
-    const { config } = this.context;
-    this.send({
-      type: 'hello',
-      deviceId: this.device.id,
-      sessionId: this.id,
-      heartbeat: {
-        intervalMs: config.HEARTBEAT_INTERVAL_MS,
-        timeoutMs: config.HEARTBEAT_TIMEOUT_MS,
-      },
-      limits: {
-        maxFrameBytes: config.MAX_FRAME_BYTES,
-        maxInFlight: config.MAX_IN_FLIGHT,
-        ratePerSec: config.RATE_LIMIT_PER_SEC,
-        burst: config.RATE_LIMIT_BURST,
-        maxBatch: PROTOCOL_LIMITS.maxBatchReadings,
-      },
-    });
+    // As JSON.stringify of the hello frame would render it, key order included.
+    const head = JSON.stringify({ type: 'hello', deviceId: this.device.id, sessionId: this.id });
+    this.#sendText(`${head.slice(0, -1)}${helloTail(this.context.config)}`);
     // The pong to this ping is the first sign of life of a device that has nothing to say yet.
     this.lastPing = Date.now();
     this.#ws.ping();
@@ -260,33 +307,12 @@ export class DeviceSession implements Watched, Holdable {
     this.#scheduleAck();
   }
 
-  /** Hands a frame's lines to the sink; acks once durable and then calls `onDurable`. */
-  persist(seq: number, lines: string[], type: 'telemetry' | 'event', onDurable: () => void): void {
+  /** Hands a frame's lines to the sink; {@link durable} acks and announces it. */
+  #persist(seq: number, text: string, lines: number, then: Durable): void {
     const slot = this.#tracker.add(seq);
-    const started = performance.now();
+    this.#awaiting.set(slot, then);
+    this.context.sink.append(text, lines, this, slot);
     const { metrics } = this.context;
-    this.context.sink.write(lines).then(
-      () => {
-        metrics.sinkWriteSeconds.observe((performance.now() - started) / 1000);
-        (type === 'telemetry' ? metrics.acceptedTelemetry : metrics.acceptedEvents).inc();
-        this.#tracker.settle(slot, true);
-        this.#scheduleAck();
-        onDurable();
-      },
-      (err: Error) => {
-        metrics.frames.inc({ type, outcome: 'failed' });
-        if (err instanceof PointsRejectedError) {
-          this.#tracker.settle(slot, false);
-          this.sendError(seq, 'write_rejected', err.message);
-          this.#scheduleAck();
-          return;
-        }
-        // Not durable and not the device's fault. A later ack would cover this frame, so the
-        // session ends here instead: the device resends everything unacked on reconnect.
-        this.context.log.warn({ deviceId: this.device.id, seq, err: err.message }, 'write failed');
-        this.close('sink_unavailable', 'error');
-      },
-    );
     if (
       this.#tracker.inFlight >= this.context.config.MAX_IN_FLIGHT &&
       !(this.#pauseReasons & IN_FLIGHT)
@@ -296,6 +322,59 @@ export class DeviceSession implements Watched, Holdable {
       metrics.backpressure.inc();
     }
     this.context.pressure.check(this);
+  }
+
+  /** {@link DurabilityListener}: the frame in `slot` is durable. */
+  durable(slot: number): void {
+    const then = this.#awaiting.get(slot);
+    if (!then) return;
+    this.#awaiting.delete(slot);
+    this.#tracker.settle(slot, true);
+    this.#scheduleAck();
+    const { context } = this;
+    if (then.kind === 'telemetry') {
+      context.metrics.acceptedTelemetry.inc();
+      context.metrics.readings.inc(then.readings.length);
+      context.bus.emit('telemetry', {
+        deviceId: this.device.id,
+        deviceType: this.deviceType.name,
+        sessionId: this.id,
+        seq: then.seq,
+        readings: then.readings,
+      });
+      return;
+    }
+    context.metrics.acceptedEvents.inc();
+    const { frame } = then;
+    context.bus.emit('event', {
+      deviceId: this.device.id,
+      deviceType: this.deviceType.name,
+      sessionId: this.id,
+      seq: frame.seq,
+      ts: then.ts,
+      name: frame.name,
+      severity: frame.severity,
+      data: frame.data,
+    });
+  }
+
+  /** {@link DurabilityListener}: the frame in `slot` could not be made durable. */
+  failed(slot: number, err: Error): void {
+    const then = this.#awaiting.get(slot);
+    if (!then) return;
+    this.#awaiting.delete(slot);
+    const seq = then.kind === 'telemetry' ? then.seq : then.frame.seq;
+    this.context.metrics.frames.inc({ type: then.kind, outcome: 'failed' });
+    if (err instanceof PointsRejectedError) {
+      this.#tracker.settle(slot, false);
+      this.sendError(seq, 'write_rejected', err.message);
+      this.#scheduleAck();
+      return;
+    }
+    // Not durable and not the device's fault. A later ack would cover this frame, so the
+    // session ends here instead: the device resends everything unacked on reconnect.
+    this.context.log.warn({ deviceId: this.device.id, seq, err: err.message }, 'write failed');
+    this.close('sink_unavailable', 'error');
   }
 
   #scheduleAck(): void {
@@ -321,9 +400,16 @@ export class DeviceSession implements Watched, Holdable {
     }
   }
 
-  #onLife(): void {
+  /** Any frame, ping or pong from the device: it is alive. */
+  noteLife(): void {
     this.lastSeen = Date.now();
     this.alive = true;
+  }
+
+  /** ws answers ping frames by itself; they cost like any frame, so they take a token too. */
+  receivePing(): void {
+    this.noteLife();
+    if (!this.#ended && !this.#takeToken()) this.#overRate(undefined);
   }
 
   #takeToken(): boolean {
@@ -357,8 +443,9 @@ export class DeviceSession implements Watched, Holdable {
     }
   }
 
-  #onMessage(data: Buffer, isBinary: boolean): void {
-    this.#onLife();
+  /** A message from the socket. */
+  receive(data: Buffer, isBinary: boolean): void {
+    this.noteLife();
     if (this.#ended) return;
     const withinRate = this.#takeToken();
     if (isBinary) {
@@ -384,38 +471,128 @@ export class DeviceSession implements Watched, Holdable {
     }
     const wrong = findWrongMetricValues(json, PROTOCOL_LIMITS.maxErrorIssues);
     if (wrong.total > 0) {
-      const message = 'the frame does not match protocol v1';
-      this.sendError(seqOf(json), 'invalid_frame', message, wrong.issues, wrong.total);
-      this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
+      this.#refuseFrame(json, wrong.issues, wrong.total);
+      return;
+    }
+    // Telemetry, nearly every frame, is checked in one pass against the device type's own
+    // schema; the generic one only tells, for a frame that fails, what kind of wrong it is.
+    if ((json as { type?: unknown } | null)?.type === 'telemetry') {
+      const typed = this.deviceType.telemetryFrameSchema.safeParse(json);
+      if (typed.success) {
+        if (this.#nextSeq(typed.data.seq)) this.#onTelemetry(typed.data);
+        return;
+      }
+      const generic = deviceFrameSchema.safeParse(json);
+      if (!generic.success) {
+        this.#refuseFrame(json, issueList(generic.error.issues), generic.error.issues.length);
+        return;
+      }
+      const seq = (generic.data as TelemetryFrame).seq;
+      if (!this.#nextSeq(seq)) return;
+      const issues = typed.error.issues.filter((issue) => isMetricsPath(issue.path));
+      const message = `metrics do not match ${this.deviceType.name}`;
+      this.#tracker.addRejected(seq);
+      this.sendError(seq, 'invalid_telemetry', message, issueList(issues), issues.length);
+      this.context.metrics.frames.inc({ type: 'telemetry', outcome: 'rejected' });
+      this.#scheduleAck();
       return;
     }
     const parsed = deviceFrameSchema.safeParse(json);
     if (!parsed.success) {
-      const issues = formatIssues(parsed.error, PROTOCOL_LIMITS.maxErrorIssues).map(
-        ({ path, message }) => ({ path, message }),
-      );
-      // An event frame that names itself gets the event's own code; anything else is a frame
-      // that does not match protocol v1 at all.
-      const isEvent = (json as { type?: unknown } | null)?.type === 'event';
-      const code = isEvent ? 'invalid_event' : 'invalid_frame';
-      const message = isEvent
-        ? 'the event does not match protocol v1'
-        : 'the frame does not match protocol v1';
-      this.sendError(seqOf(json), code, message, issues, parsed.error.issues.length);
-      this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
+      this.#refuseFrame(json, issueList(parsed.error.issues), parsed.error.issues.length);
       return;
     }
-    const frame = parsed.data;
-    if ('seq' in frame && typeof frame.seq === 'number') {
-      if (frame.seq <= this.#lastSeq) {
-        this.sendError(frame.seq, 'seq_not_increasing', `seq must exceed ${this.#lastSeq}`, [
-          { path: 'seq', message: `must be greater than ${this.#lastSeq}` },
-        ]);
-        return;
-      }
-      this.#lastSeq = frame.seq;
+    this.#dispatch(parsed.data);
+  }
+
+  /** A frame that does not match protocol v1; an event that names itself gets its own code. */
+  #refuseFrame(json: unknown, issues: readonly FrameIssue[], total: number): void {
+    const isEvent = (json as { type?: unknown } | null)?.type === 'event';
+    const code = isEvent ? 'invalid_event' : 'invalid_frame';
+    const message = isEvent
+      ? 'the event does not match protocol v1'
+      : 'the frame does not match protocol v1';
+    this.sendError(seqOf(json), code, message, issues, total);
+    this.context.metrics.frames.inc({ type: 'unknown', outcome: 'rejected' });
+  }
+
+  /** Takes a frame's seq if it exceeds the last one; answers `seq_not_increasing` if not. */
+  #nextSeq(seq: number): boolean {
+    if (seq <= this.#lastSeq) {
+      this.sendError(seq, 'seq_not_increasing', `seq must exceed ${this.#lastSeq}`, [
+        { path: 'seq', message: `must be greater than ${this.#lastSeq}` },
+      ]);
+      return false;
     }
-    (FRAME_HANDLERS[frame.type] as Handler)(this, frame);
+    this.#lastSeq = seq;
+    return true;
+  }
+
+  #dispatch(frame: DeviceFrame): void {
+    switch (frame.type) {
+      case 'telemetry':
+        if (this.#nextSeq(frame.seq)) this.#onTelemetry(frame);
+        return;
+      case 'event':
+        if (this.#nextSeq(frame.seq)) this.#onEvent(frame);
+        return;
+      case 'command_result':
+        this.#onCommandResult(frame);
+        return;
+      case 'ping':
+        this.send({ type: 'pong' });
+        this.context.metrics.frames.inc({ type: 'ping', outcome: 'ok' });
+        return;
+      case 'pong':
+        // A sign of life and nothing more; receive() already noted it.
+        this.context.metrics.frames.inc({ type: 'pong', outcome: 'ok' });
+        return;
+    }
+  }
+
+  #onTelemetry(frame: TelemetryFrame): void {
+    const accepted = acceptTelemetry(frame, this.#series, this.#clock, Date.now());
+    if ('code' in accepted) {
+      this.reject(frame.seq, accepted.code, accepted.message, accepted.issues, 'telemetry');
+      return;
+    }
+    this.#persist(frame.seq, accepted.text, accepted.readings.length, {
+      kind: 'telemetry',
+      seq: frame.seq,
+      readings: accepted.readings,
+    });
+  }
+
+  #onEvent(frame: EventFrame): void {
+    const accepted = acceptEvent(frame, this.tags, this.#clock, Date.now());
+    if ('code' in accepted) {
+      this.reject(frame.seq, accepted.code, accepted.message, accepted.issues, 'event');
+      return;
+    }
+    this.#persist(frame.seq, accepted.line, 1, { kind: 'event', frame, ts: accepted.ts });
+  }
+
+  #onCommandResult(frame: CommandResultFrame): void {
+    const handled = this.context.commands?.onResult(this.device.id, frame) ?? false;
+    if (typeof handled === 'boolean') this.#answerCommandResult(frame, handled);
+    // A result for a command another instance sent is looked up in the shared store first.
+    else
+      handled.then(
+        (ok) => this.#answerCommandResult(frame, ok),
+        () => this.#answerCommandResult(frame, false),
+      );
+  }
+
+  #answerCommandResult(frame: CommandResultFrame, handled: boolean): void {
+    if (!handled) {
+      this.sendError(undefined, 'unknown_command', `command ${frame.id} is not pending`, [
+        { path: 'id', message: 'not a pending command of this device' },
+      ]);
+    }
+    this.context.metrics.frames.inc({
+      type: 'command_result',
+      outcome: handled ? 'ok' : 'rejected',
+    });
   }
 
   /** Closes the session with a documented close code. */

@@ -1,5 +1,12 @@
 import type { DeviceType } from '@iot-gateway/schemas';
-import { encodePoint, type FieldValue } from '../sink/line-protocol.ts';
+import {
+  encodeField,
+  encodeInteger,
+  encodePoint,
+  encodeSeries,
+  escapeKey,
+  type FieldValue,
+} from '../sink/line-protocol.ts';
 
 /** The tags every point of a device carries. Built once per session. */
 export type DeviceTags = Readonly<Record<string, string | undefined>>;
@@ -20,25 +27,60 @@ export function deviceTags(
 
 type Metrics = Readonly<Record<string, number | boolean | string>>;
 
-/**
- * Field values with the types the device type declares: an `integer` metric is always written as
- * an InfluxDB integer and a `number` metric always as a float, whatever its JSON looked like, so
- * `21` and `21.5` never collide as two field types.
- */
-export function metricFields(type: DeviceType, metrics: Metrics): Record<string, FieldValue> {
-  const fields: Record<string, FieldValue> = {};
-  for (const name of Object.keys(metrics)) {
-    const value = metrics[name] as number | boolean | string;
-    fields[name] =
-      typeof value === 'number' && type.metricInfo[name]?.type === 'integer'
-        ? { int: value }
-        : value;
-  }
-  return fields;
+interface FieldKey {
+  /** The escaped field key. */
+  readonly key: string;
+  /** Declared `integer`: written as an InfluxDB integer (`3i`), whatever its JSON looked like. */
+  readonly integer: boolean;
 }
 
-export function telemetryLine(tags: DeviceTags, fields: Record<string, FieldValue>, time: number) {
-  return encodePoint({ measurement: 'telemetry', tags, fields, time });
+// Per device type: metric name → escaped field key. Device types are few and live as long as the
+// gateway; the WeakMap lets a test's throwaway types go.
+const fieldKeysByType = new WeakMap<DeviceType, Map<string, FieldKey>>();
+
+function fieldKeysOf(type: DeviceType): Map<string, FieldKey> {
+  let keys = fieldKeysByType.get(type);
+  if (!keys) {
+    keys = new Map();
+    for (const [name, info] of Object.entries(type.metricInfo)) {
+      keys.set(name, { key: escapeKey(name), integer: info.type === 'integer' });
+    }
+    fieldKeysByType.set(type, keys);
+  }
+  return keys;
+}
+
+/**
+ * Encodes one session's telemetry points. Its series (`telemetry,device_id=…,device_type=…`) and
+ * the field keys of its device type are escaped once, so a reading costs one string per metric.
+ * The lines are those {@link encodePoint} would write, byte for byte: a replay from the spool
+ * and a direct write must store the same points.
+ */
+export class TelemetrySeries {
+  readonly #head: string;
+  readonly #keys: Map<string, FieldKey>;
+
+  constructor(type: DeviceType, tags: DeviceTags) {
+    this.#head = `${encodeSeries('telemetry', tags)} `;
+    this.#keys = fieldKeysOf(type);
+  }
+
+  /** One point; `metrics` holds only metrics the device type declares, at least one. */
+  line(metrics: Metrics, time: number): string {
+    let line = this.#head;
+    let first = true;
+    for (const name in metrics) {
+      const value = metrics[name] as number | boolean | string;
+      const known = this.#keys.get(name);
+      const key = known ? known.key : escapeKey(name);
+      const field =
+        typeof value === 'number' && known?.integer ? encodeInteger(value) : encodeField(value);
+      line += first ? `${key}=${field}` : `,${key}=${field}`;
+      first = false;
+    }
+    if (first) throw new RangeError('a point needs at least one field');
+    return `${line} ${Math.trunc(time)}`;
+  }
 }
 
 export function eventLine(

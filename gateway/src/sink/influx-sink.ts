@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { Spool } from '../spool/spool.ts';
 import type { InfluxWriter, WriteOutcome } from './influx-writer.ts';
-import type { SinkState, TelemetrySink } from './telemetry-sink.ts';
+import type { DurabilityListener, SinkState, TelemetrySink } from './telemetry-sink.ts';
 import { PointsRejectedError } from './telemetry-sink.ts';
 
 export interface InfluxSinkOptions {
@@ -24,9 +24,48 @@ export interface InfluxSinkOptions {
 }
 
 interface PendingFrame {
-  readonly lines: readonly string[];
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
+  readonly text: string;
+  readonly lines: number;
+  readonly listener: DurabilityListener;
+  readonly ticket: number;
+  /** performance.now() when it was handed over, for the sink write latency. */
+  readonly started: number;
+}
+
+/** Frames written in one request, with their lines joined once. */
+interface Batch {
+  readonly frames: PendingFrame[];
+  readonly text: string;
+  readonly lines: number;
+}
+
+function batchOf(frames: PendingFrame[]): Batch {
+  let text = '';
+  let lines = 0;
+  for (const f of frames) {
+    text = lines === 0 ? f.text : `${text}\n${f.text}`;
+    lines += f.lines;
+  }
+  return { frames, text, lines };
+}
+
+/** A {@link DurabilityListener} that settles one promise. */
+class PromiseListener implements DurabilityListener {
+  readonly #resolve: () => void;
+  readonly #reject: (err: Error) => void;
+
+  constructor(resolve: () => void, reject: (err: Error) => void) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  durable(): void {
+    this.#resolve();
+  }
+
+  failed(_ticket: number, err: Error): void {
+    this.#reject(err);
+  }
 }
 
 const BACKOFF_MIN_MS = 250;
@@ -48,10 +87,12 @@ export class InfluxSink implements TelemetrySink {
   readonly #log: Logger;
   readonly #options: Required<InfluxSinkOptions>;
   #batch: PendingFrame[] = [];
+  /** The batch's lines, appended as frames arrive. */
+  #batchText = '';
   #batchLines = 0;
   #timer: NodeJS.Timeout | undefined;
   #cutScheduled = false;
-  #ready: PendingFrame[][] = [];
+  #ready: Batch[] = [];
   #inFlight = 0;
   #spooling = false;
   #lastError: string | undefined;
@@ -82,19 +123,28 @@ export class InfluxSink implements TelemetrySink {
   }
 
   write(lines: readonly string[]): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('the sink is closed'));
     return new Promise((resolve, reject) => {
-      this.#batch.push({ lines, resolve, reject });
-      this.#batchLines += lines.length;
-      if (this.#batchLines >= this.#options.batchSize) this.#cut();
-      else if (!this.#cutScheduled) {
-        this.#cutScheduled = true;
-        // With no linger, everything written in this turn of the event loop goes out together;
-        // under load, batches grow by themselves while every write slot is busy (see #pump).
-        if (this.#options.flushMs === 0) setImmediate(this.#cutNow);
-        else this.#timer = setTimeout(this.#cutNow, this.#options.flushMs);
-      }
+      this.append(lines.join('\n'), lines.length, new PromiseListener(resolve, reject), 0);
     });
+  }
+
+  append(text: string, lines: number, listener: DurabilityListener, ticket: number): void {
+    if (this.#closed) {
+      // Never called back from within append: the caller may still be setting up.
+      process.nextTick(() => listener.failed(ticket, new Error('the sink is closed')));
+      return;
+    }
+    this.#batch.push({ text, lines, listener, ticket, started: performance.now() });
+    this.#batchText = this.#batchLines === 0 ? text : `${this.#batchText}\n${text}`;
+    this.#batchLines += lines;
+    if (this.#batchLines >= this.#options.batchSize) this.#cut();
+    else if (!this.#cutScheduled) {
+      this.#cutScheduled = true;
+      // With no linger, everything written in this turn of the event loop goes out together;
+      // under load, batches grow by themselves while every write slot is busy (see #pump).
+      if (this.#options.flushMs === 0) setImmediate(this.#cutNow);
+      else this.#timer = setTimeout(this.#cutNow, this.#options.flushMs);
+    }
   }
 
   readonly #cutNow = () => this.#cut();
@@ -104,8 +154,9 @@ export class InfluxSink implements TelemetrySink {
     this.#timer = undefined;
     this.#cutScheduled = false;
     if (this.#batch.length === 0) return;
-    this.#ready.push(this.#batch);
+    this.#ready.push({ frames: this.#batch, text: this.#batchText, lines: this.#batchLines });
     this.#batch = [];
+    this.#batchText = '';
     this.#batchLines = 0;
     this.#pump();
   }
@@ -113,18 +164,19 @@ export class InfluxSink implements TelemetrySink {
   /** Starts writes while slots are free, merging waiting batches up to the batch size. */
   #pump(): void {
     while (this.#inFlight < this.#options.maxInFlight && this.#ready.length > 0) {
-      let frames = this.#ready.shift() as PendingFrame[];
-      let lines = frames.reduce((n, f) => n + f.lines.length, 0);
+      let batch = this.#ready.shift() as Batch;
       while (this.#ready.length > 0) {
-        const next = this.#ready[0] as PendingFrame[];
-        const more = next.reduce((n, f) => n + f.lines.length, 0);
-        if (lines + more > this.#options.batchSize) break;
-        frames = frames.concat(next);
-        lines += more;
+        const next = this.#ready[0] as Batch;
+        if (batch.lines + next.lines > this.#options.batchSize) break;
+        batch = {
+          frames: batch.frames.concat(next.frames),
+          text: `${batch.text}\n${next.text}`,
+          lines: batch.lines + next.lines,
+        };
         this.#ready.shift();
       }
       this.#inFlight++;
-      void this.#deliver(frames).finally(() => {
+      void this.#deliver(batch).finally(() => {
         this.#inFlight--;
         this.#pump();
         if (this.#inFlight === 0 && this.#ready.length === 0 && this.#batch.length === 0) {
@@ -134,14 +186,13 @@ export class InfluxSink implements TelemetrySink {
     }
   }
 
-  async #deliver(frames: PendingFrame[]): Promise<void> {
-    if (this.#spooling) return this.#toSpool(frames);
-    const lines = frames.flatMap((f) => f.lines);
+  async #deliver(batch: Batch): Promise<void> {
+    if (this.#spooling) return this.#toSpool(batch);
     const started = performance.now();
-    let outcome = await this.#writer.write(lines);
+    let outcome = await this.#writer.writeText(batch.text);
     if (outcome.kind === 'no_database') {
       await this.#writer.ensureDatabase();
-      outcome = await this.#writer.write(lines);
+      outcome = await this.#writer.writeText(batch.text);
     }
     this.#metrics.influxWriteSeconds.observe(
       { outcome: outcome.kind },
@@ -149,13 +200,22 @@ export class InfluxSink implements TelemetrySink {
     );
     switch (outcome.kind) {
       case 'ok':
-        for (const f of frames) f.resolve();
+        this.#durable(batch.frames);
         return;
       case 'rejected':
-        return this.#isolate(frames, outcome);
+        return this.#isolate(batch.frames, outcome);
       default:
         this.#enterSpooling(outcome.message);
-        return this.#toSpool(frames);
+        return this.#toSpool(batch);
+    }
+  }
+
+  #durable(frames: readonly PendingFrame[]): void {
+    const now = performance.now();
+    const histogram = this.#metrics.sinkWriteSeconds;
+    for (const f of frames) {
+      histogram.observe((now - f.started) / 1000);
+      f.listener.durable(f.ticket);
     }
   }
 
@@ -164,25 +224,27 @@ export class InfluxSink implements TelemetrySink {
     if (frames.length === 1) {
       const frame = frames[0] as PendingFrame;
       this.#log.info({ err: outcome.message }, 'InfluxDB refused a frame');
-      frame.reject(new PointsRejectedError(outcome.message));
+      frame.listener.failed(frame.ticket, new PointsRejectedError(outcome.message));
       return;
     }
     const middle = Math.ceil(frames.length / 2);
     // The halves are retried through #deliver, so an outage that starts now spools them.
     await Promise.all([
-      this.#deliver(frames.slice(0, middle)),
-      this.#deliver(frames.slice(middle)),
+      this.#deliver(batchOf(frames.slice(0, middle))),
+      this.#deliver(batchOf(frames.slice(middle))),
     ]);
   }
 
-  async #toSpool(frames: PendingFrame[]): Promise<void> {
+  async #toSpool(batch: Batch): Promise<void> {
+    let spooled = true;
     try {
-      await this.#spool.append(frames.flatMap((f) => f.lines));
-      for (const f of frames) f.resolve();
+      await this.#spool.appendText(batch.text, batch.lines);
     } catch (err) {
       // Not durable: no ack goes out, and the devices resend these frames.
-      for (const f of frames) f.reject(err as Error);
+      spooled = false;
+      for (const f of batch.frames) f.listener.failed(f.ticket, err as Error);
     }
+    if (spooled) this.#durable(batch.frames);
     this.#updateGauges();
     this.#wakeReplayer?.();
   }

@@ -63,8 +63,13 @@ export class InfluxWriter {
 
   /** Writes lines (joined by newlines) with millisecond precision. */
   write(lines: readonly string[]): Promise<WriteOutcome> {
+    return this.writeText(lines.join('\n'));
+  }
+
+  /** {@link write} for lines already joined by newlines. */
+  writeText(text: string): Promise<WriteOutcome> {
     const db = encodeURIComponent(this.target.database);
-    return this.#post(`/write?db=${db}&precision=ms`, lines.join('\n'));
+    return this.#post(`/write?db=${db}&precision=ms`, text);
   }
 
   /** Creates the database if it does not exist (InfluxDB treats this as a no-op then). */

@@ -1,5 +1,6 @@
+import type { GatewayMetrics } from '../metrics.ts';
 import type { Spool } from '../spool/spool.ts';
-import type { SinkState, TelemetrySink } from './telemetry-sink.ts';
+import type { DurabilityListener, SinkState, TelemetrySink } from './telemetry-sink.ts';
 
 /**
  * The sink used when no InfluxDB is configured: frames are durable once spooled, and stay in
@@ -7,9 +8,22 @@ import type { SinkState, TelemetrySink } from './telemetry-sink.ts';
  */
 export class SpoolOnlySink implements TelemetrySink {
   readonly #spool: Spool;
+  readonly #metrics: GatewayMetrics | undefined;
 
-  constructor(spool: Spool) {
+  constructor(spool: Spool, metrics?: GatewayMetrics) {
     this.#spool = spool;
+    this.#metrics = metrics;
+  }
+
+  append(text: string, lines: number, listener: DurabilityListener, ticket: number): void {
+    const started = performance.now();
+    this.#spool.appendText(text, lines).then(
+      () => {
+        this.#metrics?.sinkWriteSeconds.observe((performance.now() - started) / 1000);
+        listener.durable(ticket);
+      },
+      (err: Error) => listener.failed(ticket, err),
+    );
   }
 
   write(lines: readonly string[]): Promise<void> {

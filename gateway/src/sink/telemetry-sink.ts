@@ -2,7 +2,22 @@
  * Where accepted frames go. `write` resolves only once the lines are durable (in InfluxDB or in
  * the on-disk spool), which is what lets the session ack the frame.
  */
+/**
+ * Told when lines handed to {@link TelemetrySink.append} are durable, or why they are not. One
+ * object serves every frame of a session, told apart by `ticket`: no closures per frame.
+ */
+export interface DurabilityListener {
+  durable(ticket: number): void;
+  /** A {@link PointsRejectedError} when the database refused the lines for good. */
+  failed(ticket: number, err: Error): void;
+}
+
 export interface TelemetrySink {
+  /**
+   * Makes `lines` lines (joined by newlines in `text`) durable, then tells `listener` with
+   * `ticket`. The per-frame path: {@link write} wraps it in a promise.
+   */
+  append(text: string, lines: number, listener: DurabilityListener, ticket: number): void;
   /**
    * Makes one frame's lines durable. Rejects with a {@link PointsRejectedError} when the database
    * refuses these lines for good (say a field type conflict); other lines are unaffected.

@@ -112,10 +112,15 @@ export class Spool {
 
   /** Resolves once the lines are on disk (and fsync'ed under the `batch` policy). */
   append(lines: readonly string[]): Promise<void> {
+    return this.appendText(lines.join('\n'), lines.length);
+  }
+
+  /** {@link append} for `records` lines already joined by newlines. */
+  appendText(text: string, records: number): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('the spool is closed'));
-    if (lines.length === 0) return Promise.resolve();
+    if (records === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ text: `${lines.join('\n')}\n`, records: lines.length, resolve, reject });
+      this.#queue.push({ text: `${text}\n`, records, resolve, reject });
       if (!this.#writing) void this.#drain();
     });
   }

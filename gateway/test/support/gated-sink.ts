@@ -1,4 +1,8 @@
-import type { SinkState, TelemetrySink } from '../../src/sink/telemetry-sink.ts';
+import type {
+  DurabilityListener,
+  SinkState,
+  TelemetrySink,
+} from '../../src/sink/telemetry-sink.ts';
 
 /**
  * A sink whose writes stay pending until the test opens the gate, to prove that acks wait for
@@ -14,6 +18,14 @@ export class GatedSink implements TelemetrySink {
   /** Pending writes of telemetry frames (status points also pass through the sink). */
   get pendingWrites(): number {
     return this.#pending.filter((p) => p.lines[0]?.startsWith('telemetry,')).length;
+  }
+
+  append(text: string, _lines: number, listener: DurabilityListener, ticket: number): void {
+    // Settled a microtask later at the soonest, as a real sink would: never from within append.
+    this.write(text.split('\n')).then(
+      () => listener.durable(ticket),
+      (err: Error) => listener.failed(ticket, err),
+    );
   }
 
   write(lines: readonly string[]): Promise<void> {
