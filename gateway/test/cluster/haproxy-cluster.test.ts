@@ -15,6 +15,7 @@ import {
   waitUntil,
 } from '@iot-gateway/testing';
 import { connectAsync } from 'mqtt';
+import { autoAnswer, commandFrames, roundTrip } from '../commands/command-kit.ts';
 import { GatewayProcess } from '../support/gateway-process.ts';
 import { TestDevice } from '../support/test-device.ts';
 import { ADMIN_TOKEN } from '../support/test-gateway.ts';
@@ -175,6 +176,43 @@ describe('three gateway processes behind HAProxy, one PostgreSQL, one broker', (
   };
   const holderOf = async (id: string) =>
     (await api(haproxy.url, 'GET', `/v1/devices/${id}`)).body.device.session?.instance;
+  /** The instance holding the device's session `sessionId`, once every instance says so. */
+  const heldBy = (id: string, sessionId: string | undefined) =>
+    waitUntil(
+      async () => {
+        const session = (await api(haproxy.url, 'GET', `/v1/devices/${id}`)).body.device.session;
+        return session?.id === sessionId ? (session.instance as string) : undefined;
+      },
+      { message: `${id}'s session ${sessionId} online` },
+    );
+  const everyInstanceUp = () =>
+    waitUntil(
+      async () =>
+        Object.values(await haproxy.serverStates()).filter((s) => s === 'UP').length === 3,
+      { timeoutMs: 20_000, message: 'HAProxy to see three gateways up' },
+    );
+  /**
+   * Connects through HAProxy while `instance` is drained, as an operator drains an instance
+   * before maintenance: the connection lands on one of the others.
+   */
+  const connectAvoiding = async (instance: string, token: string) => {
+    const server = instance.replace('gw-', '');
+    await haproxy.setServerState(server, 'drain');
+    try {
+      return await TestDevice.connect(haproxy.url, token);
+    } finally {
+      await haproxy.setServerState(server, 'ready');
+    }
+  };
+  const provision = async (id: string, labels?: Record<string, string>) => {
+    const created = await api(haproxy.url, 'POST', '/v1/devices', {
+      id,
+      type: 'thermostat',
+      ...(labels ? { labels } : {}),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    return created.body.token as string;
+  };
 
   before(async () => {
     [database, services] = await Promise.all([
@@ -362,5 +400,132 @@ describe('three gateway processes behind HAProxy, one PostgreSQL, one broker', (
       victims.every((d) => d.sessions >= 2),
       'the lost instance’s devices reconnected',
     );
+  });
+
+  it('replaces a session through HAProxy: the first gets 4000, the status ends online with the new one', async () => {
+    await everyInstanceUp();
+    const token = await provision('lb-takeover');
+    const topic = 'iot/devices/lb-takeover/status';
+    const barrierTopic = 'iot/devices/lb-takeover-barrier/status';
+    const statuses: Array<{ online: boolean; sessionId: string; reason: string }> = [];
+    const observer = await connectAsync(services.mqtt.url, {
+      clientId: 'cluster-takeover-observer',
+    });
+    let barrierOffline = false;
+    observer.on('message', (t, payload) => {
+      const status = JSON.parse(String(payload));
+      if (t === topic) statuses.push(status);
+      else if (t === barrierTopic && !status.online) {
+        barrierOffline = true;
+      }
+    });
+    await observer.subscribeAsync(topic, { qos: 1 });
+    try {
+      const first = await TestDevice.connect(haproxy.url, token);
+      const oldHolder = await heldBy('lb-takeover', first.hello?.sessionId);
+      const second = await connectAvoiding(oldHolder, token);
+      assert.equal((await first.waitClosed(10_000)).code, 4000);
+      const newHolder = await heldBy('lb-takeover', second.hello?.sessionId);
+      assert.notEqual(newHolder, oldHolder, 'the second connection landed on another instance');
+
+      // A device that comes and goes on the old instance: its statuses leave through the same
+      // bridge after anything the replaced session could have published, so once its offline is
+      // in, the old instance has said all it will about lb-takeover.
+      const barrierToken = await provision('lb-takeover-barrier');
+      const oldUrl = (gateways.get(oldHolder.replace('gw-', '')) as GatewayProcess).url;
+      const barrier = await TestDevice.connect(oldUrl, barrierToken);
+      barrier.close();
+      await observer.subscribeAsync(barrierTopic, { qos: 1 });
+      await waitUntil(() => barrierOffline, { message: 'the barrier device offline on MQTT' });
+      const last = await waitUntil(
+        () => {
+          const s = statuses.at(-1);
+          return s?.sessionId === second.hello?.sessionId ? s : undefined;
+        },
+        { message: "the new session's status on MQTT" },
+      );
+      assert.equal(last.online, true);
+      assert.ok(
+        !statuses.some((s) => !s.online && s.sessionId === first.hello?.sessionId),
+        `no offline status for the replaced session: ${JSON.stringify(statuses)}`,
+      );
+      second.close();
+      await second.waitClosed();
+    } finally {
+      await observer.endAsync();
+    }
+  });
+
+  it('delivers a queued command when the device comes back through HAProxy on another instance', async () => {
+    await everyInstanceUp();
+    const token = await provision('lb-queued');
+    const first = await TestDevice.connect(haproxy.url, token);
+    const oldHolder = await heldBy('lb-queued', first.hello?.sessionId);
+    first.close();
+    await first.waitClosed();
+    await waitUntil(
+      async () => !(await api(haproxy.url, 'GET', '/v1/devices/lb-queued')).body.device.online,
+      { message: 'lb-queued offline' },
+    );
+    const queued = await api(haproxy.url, 'POST', '/v1/devices/lb-queued/commands', {
+      name: 'reboot',
+      params: {},
+    });
+    assert.equal(queued.body.state, 'queued');
+    const again = await connectAvoiding(oldHolder, token);
+    const frame = await again.next((f) => f.type === 'command', 10_000);
+    assert.equal(frame.id, queued.body.id);
+    assert.notEqual(await heldBy('lb-queued', again.hello?.sessionId), oldHolder);
+    again.send({ type: 'command_result', id: frame.id, status: 'succeeded' });
+    await waitUntil(
+      async () =>
+        (await api(haproxy.url, 'GET', `/v1/commands/${frame.id}`)).body.state === 'succeeded',
+      { message: 'the queued command to succeed' },
+    );
+    await roundTrip(again);
+    // `next` took the one command frame; a second delivery would be left here.
+    assert.deepEqual(commandFrames(again), [], 'delivered once');
+    again.close();
+  });
+
+  it('fires a per-second schedule once per second with three instances', async () => {
+    await everyInstanceUp();
+    const token = await provision('lb-sched', { group: 'lb-sched' });
+    const device = await TestDevice.connect(haproxy.url, token);
+    const received = autoAnswer(device);
+    await heldBy('lb-sched', device.hello?.sessionId);
+    const created = await api(haproxy.url, 'POST', '/v1/schedules', {
+      cron: '* * * * * *',
+      timezone: 'UTC',
+      selector: { labels: { group: 'lb-sched' } },
+      command: { name: 'reboot' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    // Made through one instance; the other two arm it at their next re-read (within 5 s), so
+    // eight runs cover slots for which all three raced.
+    const runs = await waitUntil(
+      async () => {
+        const r = await api(haproxy.url, 'GET', `/v1/schedules/${created.body.id}/runs?limit=100`);
+        return r.body.runs.length >= 8
+          ? (r.body.runs as Array<{ at: string; outcome: string }>)
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, message: 'eight runs of the schedule' },
+    );
+    assert.equal(
+      (await api(haproxy.url, 'DELETE', `/v1/schedules/${created.body.id}`)).status,
+      204,
+    );
+    const seconds = runs.map((r) => Math.floor(Date.parse(r.at) / 1000));
+    assert.equal(new Set(seconds).size, seconds.length, `one run per second: ${seconds}`);
+    await roundTrip(device);
+    const ids = received.map((f) => f.id);
+    assert.equal(new Set(ids).size, ids.length, 'no command delivered twice');
+    assert.deepEqual(
+      runs.filter((r) => r.outcome !== 'ok'),
+      [],
+      'every run sent its command',
+    );
+    device.close();
   });
 });
