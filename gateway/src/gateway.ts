@@ -32,7 +32,7 @@ import { Cluster } from './cluster/cluster.ts';
 import { defaultInstanceId } from './cluster/instance-id.ts';
 import { PostgresPresenceStore } from './cluster/postgres-presence-store.ts';
 import { LocalPresence } from './cluster/presence.ts';
-import { commandPointWriter } from './commands/command-points.ts';
+import { CommandPoints } from './commands/command-points.ts';
 import { CommandService } from './commands/command-service.ts';
 import type { Config } from './config.ts';
 import { readSettingFile } from './config.ts';
@@ -284,6 +284,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       )
     : undefined;
 
+  const commandPoints = new CommandPoints({ registry, sink, log });
   const commands = new CommandService(
     {
       store: stores.commands,
@@ -297,7 +298,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         bus.emit('command', view);
         mqtt?.publishCommandState(deviceId, commandId, { ...view });
       },
-      record: commandPointWriter({ registry, sink, log }),
+      record: commandPoints.record,
       routing: cluster,
     },
     {
@@ -480,6 +481,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         registry.touch(new Map([...sessions.values()].map((s) => [s.device.id, s.lastSeen]))),
     },
     { name: 'sink', stop: () => sink.close() },
+    // After the commands stopped, so their last states are in the sink before it closes.
+    { name: 'command points', stop: () => commandPoints.flush() },
     { name: 'http', stop: () => app.close() },
     { name: 'tls', start: () => tls?.watch(), stop: () => tls?.stop() },
     { name: 'stalls', stop: () => stalls.stop() },

@@ -1,4 +1,4 @@
-import { hashSecret, secretMatches } from '../auth/secrets.ts';
+import { hashesMatch, hashSecret } from '../auth/secrets.ts';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -47,8 +47,9 @@ export class AdminToken {
     return this.#hash !== undefined;
   }
 
-  match(secret: string): ApiKey | undefined {
-    if (this.#hash && secretMatches(secret, this.#hash)) {
+  /** The admin key, when `secretHash` (the presented secret's {@link hashSecret}) is its hash. */
+  match(secretHash: string): ApiKey | undefined {
+    if (this.#hash && hashesMatch(secretHash, this.#hash)) {
       return { id: 'admin-token', name: 'ADMIN_TOKEN', role: 'admin', createdAt: 0 };
     }
     return undefined;

@@ -134,10 +134,9 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRouteDe
       },
     },
     async (req, reply) => {
-      let command = await commands
-        .submit(req.params.id, req.body, 'api', req.apiKey?.id)
+      const command = await commands
+        .submit(req.params.id, req.body, 'api', req.apiKey?.id, req.query.wait ?? 0)
         .catch(prefixIssues('body'));
-      if (req.query.wait) command = await commands.wait(command.id, req.query.wait);
       return reply.code(isTerminal(command.state) ? 200 : 202).send(command);
     },
   );

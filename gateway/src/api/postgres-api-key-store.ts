@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { API_KEY_PREFIX, hashSecret, newSecret, secretMatches } from '../auth/secrets.ts';
+import { API_KEY_PREFIX, hashesMatch, hashSecret, newSecret } from '../auth/secrets.ts';
 import type { PostgresPool } from '../store/postgres.ts';
 import type { ApiKey, ApiKeyRow, ApiKeyStore, Role } from './api-key-store.ts';
 import { AdminToken, toApiKey } from './api-key-store.ts';
@@ -15,14 +15,16 @@ export class PostgresApiKeyStore implements ApiKeyStore {
   }
 
   async verify(secret: string): Promise<ApiKey | undefined> {
-    const admin = this.#admin.match(secret);
+    // Hashed once: the admin token, the lookup and the comparison all take this hash.
+    const hash = hashSecret(secret);
+    const admin = this.#admin.match(hash);
     if (admin) return admin;
     const { rows } = await this.#pool.query<ApiKeyRow>(
       'SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
-      [hashSecret(secret)],
+      [hash],
     );
     const row = rows[0];
-    if (!row || !secretMatches(secret, row.key_hash)) return undefined;
+    if (!row || !hashesMatch(hash, row.key_hash)) return undefined;
     return toApiKey(row);
   }
 

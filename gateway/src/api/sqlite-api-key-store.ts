@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
-import { API_KEY_PREFIX, hashSecret, newSecret, secretMatches } from '../auth/secrets.ts';
+import { API_KEY_PREFIX, hashesMatch, hashSecret, newSecret } from '../auth/secrets.ts';
 import type { SqliteDatabase } from '../store/database.ts';
 import type { ApiKey, ApiKeyRow, ApiKeyStore, Role } from './api-key-store.ts';
 import { AdminToken, toApiKey } from './api-key-store.ts';
@@ -18,10 +18,12 @@ export class SqliteApiKeyStore implements ApiKeyStore {
   }
 
   async verify(secret: string): Promise<ApiKey | undefined> {
-    const admin = this.#admin.match(secret);
+    // Hashed once: the admin token, the lookup and the comparison all take this hash.
+    const hash = hashSecret(secret);
+    const admin = this.#admin.match(hash);
     if (admin) return admin;
-    const row = this.#byHash.get(hashSecret(secret));
-    if (!row || !secretMatches(secret, row.key_hash)) return undefined;
+    const row = this.#byHash.get(hash);
+    if (!row || !hashesMatch(hash, row.key_hash)) return undefined;
     return toApiKey(row);
   }
 

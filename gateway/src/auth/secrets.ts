@@ -22,7 +22,15 @@ export function hashSecret(secret: string): string {
 
 /** Constant-time comparison of a presented secret with a stored hash. */
 export function secretMatches(secret: string, storedHash: string): boolean {
-  const presented = Buffer.from(hashSecret(secret), 'hex');
+  return hashesMatch(hashSecret(secret), storedHash);
+}
+
+/**
+ * Constant-time comparison of two hashes (hex), for a caller that hashed the presented secret
+ * once already: one SHA-256 per request, however many places it is checked against.
+ */
+export function hashesMatch(presentedHash: string, storedHash: string): boolean {
+  const presented = Buffer.from(presentedHash, 'hex');
   const stored = Buffer.from(storedHash, 'hex');
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }

@@ -32,6 +32,8 @@ import { ACTIVE_STATES, COMMAND_STATES, CommandIdTakenError, isTerminal } from '
 import type { CommandView, FleetView } from './command-view.ts';
 import { commandView, fleetView } from './command-view.ts';
 import { DeviceLanes } from './device-lanes.ts';
+import type { Pending } from './pending-counts.ts';
+import { PendingCounts } from './pending-counts.ts';
 import { MAX_FLEET_DEVICES } from './selector.ts';
 
 /** A command as requested, before it is checked against the device type. */
@@ -76,7 +78,7 @@ export interface CommandServiceDeps {
     | ((deviceId: string, commandId: string, state: CommandView) => void)
     | undefined;
   /** Records each state change elsewhere (the gateway writes it to InfluxDB for dashboards). */
-  readonly record?: ((record: CommandRecord) => void) | undefined;
+  readonly record?: ((record: CommandRecord, deviceType?: string) => void) | undefined;
   /**
    * Several instances sharing the store: commands for devices held elsewhere are routed there,
    * and the store, not this instance's memory, decides what is pending.
@@ -110,6 +112,8 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   readonly #lanes = new DeviceLanes();
   /** Sent, unanswered commands → their device, so a result can be accepted synchronously. */
   readonly #sent = new Map<string, string>();
+  /** Queued and sent per device, when this gateway alone writes the store (no routing). */
+  readonly #counts: PendingCounts | undefined;
   readonly #changes = new EventEmitter();
   readonly #jobs: PeriodicJob[];
   #started = false;
@@ -119,6 +123,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     this.#deps = deps;
     this.#options = options;
     this.#changes.setMaxListeners(0);
+    this.#counts = deps.routing ? undefined : new PendingCounts();
     const store = deps.store;
     new Gauge({
       name: 'iot_gateway_commands_stored',
@@ -144,6 +149,8 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    // Counted before the sweep, which moves them.
+    this.#counts?.load(await this.#deps.store.activeCounts());
     await this.sweep(Date.now());
     // Several instances: results of commands sent before are looked up in the store instead.
     if (!this.#deps.routing) {
@@ -253,9 +260,14 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     input: CommandInput,
     source: 'api' | 'mqtt',
     requestedBy?: string,
+    waitMs = 0,
   ): Promise<CommandView> {
     this.#assertRunning();
-    const { type } = await this.#device(deviceId);
+    // A live session here is a live device (deleting one closes its session first): its type
+    // needs no registry read.
+    const session = this.#deps.sessions.get(deviceId);
+    const type =
+      session && !session.ended ? session.deviceType : (await this.#device(deviceId)).type;
     const checked = this.check(type, input.name, input.params);
     if (!checked.ok) {
       throw new GatewayError(
@@ -270,33 +282,59 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       requestedBy: requestedBy ?? (source === 'mqtt' ? 'mqtt' : undefined),
       now: Date.now(),
     });
+    // Listening before the command exists, so an answer however fast is not missed.
+    const waiter = waitMs > 0 ? this.#waiter(command.id, waitMs) : undefined;
+    try {
+      const record = await this.#lanes.run(deviceId, () =>
+        this.#accept(command, input, source, type.name),
+      );
+      if (!waiter || isTerminal(record.state) || this.#stopped) return commandView(record);
+      const final = await waiter.settled;
+      return final ? commandView(final) : await this.get(record.id);
+    } finally {
+      waiter?.dispose();
+    }
+  }
+
+  /** Stores a checked command and delivers it; runs on the device's lane. */
+  async #accept(
+    command: NewCommand,
+    input: CommandInput,
+    source: 'api' | 'mqtt',
+    typeName: string,
+  ): Promise<CommandRecord> {
     const { store } = this.#deps;
-    const record = await this.#lanes.run(deviceId, async () => {
-      if (input.id !== undefined) {
-        const existing = await store.get(input.id);
-        if (existing) return this.#sameRequest(existing, command, input, source);
-      }
-      const pending = (await store.activeCounts([deviceId])).get(deviceId);
-      if (pending && pending.queued + pending.sent >= this.#options.maxPending) {
-        throw new GatewayError(
-          'command_queue_full',
-          `device ${deviceId} has ${pending.queued + pending.sent} pending commands`,
-        );
-      }
-      try {
-        await store.insert([command]);
-      } catch (err) {
-        if (!(err instanceof CommandIdTakenError)) throw err;
-        const existing = await store.get(command.id);
-        if (!existing) throw err;
-        return this.#sameRequest(existing, command, input, source);
-      }
-      this.#changed(queuedRecord(command));
-      await this.#deliverOrRoute(deviceId);
-      return store.get(command.id);
-    });
-    if (!record) throw new GatewayError('command_not_found', `command ${command.id} vanished`);
-    return commandView(record);
+    const { deviceId } = command;
+    if (input.id !== undefined) {
+      const existing = await store.get(input.id);
+      if (existing) return this.#sameRequest(existing, command, input, source);
+    }
+    const pending = (await this.#pendingOf([deviceId])).get(deviceId);
+    if (pending && pending.queued + pending.sent >= this.#options.maxPending) {
+      throw new GatewayError(
+        'command_queue_full',
+        `device ${deviceId} has ${pending.queued + pending.sent} pending commands`,
+      );
+    }
+    try {
+      await store.insert([command]);
+    } catch (err) {
+      if (!(err instanceof CommandIdTakenError)) throw err;
+      const existing = await store.get(command.id);
+      if (!existing) throw err;
+      return this.#sameRequest(existing, command, input, source);
+    }
+    const queued = queuedRecord(command);
+    this.#changed(queued, typeName);
+    const sent = await this.#deliverOrRoute(deviceId);
+    return sent.find((c) => c.id === command.id) ?? queued;
+  }
+
+  /** Queued and sent counts: from memory when this gateway alone writes the store. */
+  async #pendingOf(deviceIds: readonly string[]): Promise<ReadonlyMap<string, Pending>> {
+    const counts = this.#counts;
+    if (!counts) return this.#deps.store.activeCounts(deviceIds);
+    return new Map(deviceIds.map((id) => [id, counts.get(id)]));
   }
 
   /**
@@ -424,7 +462,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     return this.#lanes.runExclusive(
       devices.map((d) => d.id),
       async () => {
-        const pending = await store.activeCounts(devices.map((d) => d.id));
+        const pending = await this.#pendingOf(devices.map((d) => d.id));
         const skipped: SkippedDevice[] = [];
         const commands: NewCommand[] = [];
         for (const device of devices) {
@@ -459,7 +497,8 @@ export class CommandService implements CommandResultHandler, CommandIngress {
           skipped,
         };
         await store.insertFleet(fleet, commands);
-        for (const c of commands) this.#changed(queuedRecord(c));
+        const typeOf = new Map(devices.map((d) => [d.id, d.type]));
+        for (const c of commands) this.#changed(queuedRecord(c), typeOf.get(c.deviceId));
         for (const c of commands) await this.#deliverOrRoute(c.deviceId);
         return fleetView(fleet, await store.fleetStates(fleetId));
       },
@@ -507,11 +546,30 @@ export class CommandService implements CommandResultHandler, CommandIngress {
    */
   async wait(id: string, ms: number): Promise<CommandView> {
     if (ms <= 0) return this.get(id);
+    const waiter = this.#waiter(id, ms);
+    try {
+      const current = await this.get(id);
+      if (isTerminal(current.state) || this.#stopped) return current;
+      const final = await waiter.settled;
+      return final ? commandView(final) : await this.get(id);
+    } finally {
+      waiter.dispose();
+    }
+  }
+
+  /**
+   * Resolves with the command's record once it reaches a final state, or with undefined after
+   * `ms` (or when the gateway stops). Subscribe before reading the command, so that a change
+   * between the read and the wait is not missed.
+   */
+  #waiter(
+    id: string,
+    ms: number,
+  ): { settled: Promise<CommandRecord | undefined>; dispose(): void } {
     let listener: ((r: CommandRecord) => void) | undefined;
     let onStop: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     let poll: NodeJS.Timeout | undefined;
-    // Subscribed before reading, so a change between the read and the wait is not missed.
     const settled = new Promise<CommandRecord | undefined>((resolve) => {
       listener = (r) => {
         if (isTerminal(r.state)) resolve(r);
@@ -530,17 +588,15 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       this.#changes.on(id, listener);
       this.#changes.once('stop', onStop);
     });
-    try {
-      const current = await this.get(id);
-      if (isTerminal(current.state) || this.#stopped) return current;
-      const final = await settled;
-      return final ? commandView(final) : await this.get(id);
-    } finally {
-      clearTimeout(timer);
-      clearInterval(poll);
-      if (listener) this.#changes.off(id, listener);
-      if (onStop) this.#changes.off('stop', onStop);
-    }
+    return {
+      settled,
+      dispose: () => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        if (listener) this.#changes.off(id, listener);
+        if (onStop) this.#changes.off('stop', onStop);
+      },
+    };
   }
 
   /**
@@ -620,7 +676,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
           ...(frame.result !== undefined ? { result: frame.result } : {}),
           ...(frame.error !== undefined ? { error: frame.error } : {}),
         });
-        if (done) this.#changed(done);
+        if (done) this.#changed(done, this.#deps.sessions.get(deviceId)?.deviceType.name);
         await this.#deliver(deviceId);
       })
       .catch((err) => this.#deps.log.error({ err, deviceId }, 'command result not recorded'));
@@ -709,12 +765,16 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     }
   }
 
-  /** Delivers when the session is here; otherwise nudges the instance that holds it. */
-  async #deliverOrRoute(deviceId: string): Promise<void> {
+  /**
+   * Delivers when the session is here; otherwise nudges the instance that holds it. Returns the
+   * commands sent here.
+   */
+  async #deliverOrRoute(deviceId: string): Promise<CommandRecord[]> {
     const { routing, sessions } = this.#deps;
     if (!routing || sessions.get(deviceId)) return this.#deliver(deviceId);
     const holder = await routing.remoteHolder(deviceId);
     if (holder !== undefined) routing.nudgeDelivery(holder, deviceId);
+    return [];
   }
 
   /** Deletes finished commands and fleet summaries older than the retention. */
@@ -724,35 +784,34 @@ export class CommandService implements CommandResultHandler, CommandIngress {
 
   /**
    * Sends the device's queued commands in order, while its window of unanswered commands has
-   * room. Runs on the device's lane only.
+   * room, and returns them. Runs on the device's lane only. With the counts in memory, a device
+   * with nothing queued (or a full window) costs no store call.
    */
-  async #deliver(deviceId: string): Promise<void> {
-    const { store, sessions } = this.#deps;
+  async #deliver(deviceId: string): Promise<CommandRecord[]> {
+    const { store, sessions, routing } = this.#deps;
     const session = sessions.get(deviceId);
-    if (!session || session.ended || this.#stopped) return;
-    const pending = (await store.activeCounts([deviceId])).get(deviceId);
-    if (!pending || pending.queued === 0) return;
-    const batch = await store.queued(deviceId, this.#options.maxInFlight - pending.sent);
-    for (const c of batch) {
-      const now = Date.now();
-      if (c.expiresAt <= now) {
-        const expired = await store.transition(c.id, ['queued'], 'expired', { at: now });
-        if (expired) this.#changed(expired);
+    if (!session || session.ended || this.#stopped) return [];
+    const { maxInFlight } = this.#options;
+    if (this.#counts) {
+      const pending = this.#counts.get(deviceId);
+      if (pending.queued === 0 || pending.sent >= maxInFlight) return [];
+    }
+    // Claimed before the frames leave: of two instances (or lanes) that race for a command,
+    // only the one whose compare-and-set wins sends it, so it is delivered at most once.
+    const claimed = await store.claimQueued(deviceId, maxInFlight, {
+      at: Date.now(),
+      ...(routing ? { by: routing.instanceId } : {}),
+    });
+    const sent: CommandRecord[] = [];
+    for (const c of claimed) {
+      if (session.ended || sessions.get(deviceId) !== session) {
+        // The session ended while the claim was on its way: this frame never leaves, so the
+        // command waits for the device's next session.
+        await store.unclaim(c.id);
         continue;
       }
-      if (session.ended || sessions.get(deviceId) !== session) return;
-      // Claimed before the frame leaves: of two instances (or lanes) that race for a command,
-      // only the one whose compare-and-set wins sends it, so it is delivered at most once.
       // Known before the frame leaves, so an instant answer is never `unknown_command`.
       this.#sent.set(c.id, deviceId);
-      const sent = await store.transition(c.id, ['queued'], 'sent', {
-        at: now,
-        ...(this.#deps.routing ? { by: this.#deps.routing.instanceId } : {}),
-      });
-      if (!sent) {
-        this.#sent.delete(c.id);
-        continue;
-      }
       session.send({
         type: 'command',
         id: c.id,
@@ -760,17 +819,21 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         params: c.params,
         expiresAt: c.expiresAt,
       });
-      this.#changed(sent);
+      this.#changed(c, session.deviceType.name);
+      sent.push(c);
     }
+    return sent;
   }
 
-  #changed(record: CommandRecord): void {
+  /** One state change the store confirmed; `deviceType` when the caller knows it. */
+  #changed(record: CommandRecord, deviceType?: string): void {
+    this.#counts?.changed(record);
     this.#deps.metrics.commands.inc({ state: record.state });
     const view = commandView(record);
     const { routing } = this.#deps;
     try {
       this.#deps.publish?.(record.deviceId, record.id, view);
-      this.#deps.record?.(record);
+      this.#deps.record?.(record, deviceType);
       if (
         routing &&
         record.acceptedBy !== undefined &&

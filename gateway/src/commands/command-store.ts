@@ -139,10 +139,25 @@ export interface CommandStore {
   list(filter: CommandListFilter): Promise<CommandRecord[]>;
   /** A device's queued commands in delivery order (ascending `seq`), at most `limit`. */
   queued(deviceId: string, limit: number): Promise<CommandRecord[]>;
-  /** How many of each device's commands are queued or sent; devices without any are left out. */
+  /**
+   * How many of each device's commands are queued or sent; devices without any are left out.
+   * Without `deviceIds`, every device's (for a gateway that keeps the counts in memory).
+   */
   activeCounts(
-    deviceIds: readonly string[],
+    deviceIds?: readonly string[],
   ): Promise<Map<string, { queued: number; sent: number }>>;
+  /**
+   * Claims a device's next commands for sending: moves its oldest queued commands that have not
+   * expired by `patch.at` to `sent`, while fewer than `window` of its commands are sent, in one
+   * compare-and-set. Returns the claimed commands in delivery order; a command two instances
+   * race for is claimed by one of them only.
+   */
+  claimQueued(deviceId: string, window: number, patch: TransitionPatch): Promise<CommandRecord[]>;
+  /**
+   * Gives back a claim whose command frame never left (the session ended meanwhile): `sent` →
+   * `queued`, with the delivery deadline again. False when it is no longer `sent`.
+   */
+  unclaim(id: string): Promise<boolean>;
   /** Every command in `state`, for recovery at start. */
   inState(state: CommandState): Promise<CommandRecord[]>;
   /**

@@ -65,18 +65,18 @@ export class PostgresCommandStore implements CommandStore {
     return rows.map(toRecord);
   }
 
-  async activeCounts(deviceIds: readonly string[]) {
+  async activeCounts(deviceIds?: readonly string[]) {
     const counts = new Map<string, { queued: number; sent: number }>();
-    if (deviceIds.length === 0) return counts;
+    if (deviceIds?.length === 0) return counts;
     const { rows } = await this.#pool.query<{
       device_id: string;
       state: 'queued' | 'sent';
       n: number;
     }>(
       `SELECT device_id, state, count(*)::int AS n FROM commands
-         WHERE state IN ('queued', 'sent') AND device_id = ANY($1)
+         WHERE state IN ('queued', 'sent') AND ($1::text[] IS NULL OR device_id = ANY($1))
          GROUP BY device_id, state`,
-      [deviceIds],
+      [deviceIds ?? null],
     );
     for (const row of rows) {
       const entry = counts.get(row.device_id) ?? { queued: 0, sent: 0 };
@@ -84,6 +84,43 @@ export class PostgresCommandStore implements CommandStore {
       counts.set(row.device_id, entry);
     }
     return counts;
+  }
+
+  async claimQueued(
+    deviceId: string,
+    window: number,
+    patch: TransitionPatch,
+  ): Promise<CommandRecord[]> {
+    // One statement, so one round trip and one commit per delivery. The rows are locked as they
+    // are picked; an instance racing for the same rows waits, then finds them no longer queued.
+    // MATERIALIZED: the pick runs once; as a subquery the planner may run it again per row and
+    // claim past the window.
+    const { rows } = await this.#pool.query<CommandRow>(
+      `WITH picked AS MATERIALIZED (
+         SELECT id FROM commands
+         WHERE device_id = $1 AND state = 'queued' AND expires_at > $3
+         ORDER BY seq
+         LIMIT greatest(0, $2 - (SELECT count(*) FROM commands
+                                  WHERE device_id = $1 AND state = 'sent'))
+         FOR UPDATE)
+       UPDATE commands c SET state = 'sent', updated_at = $3, sent_at = $3, sent_by = $4,
+         deadline_at = $3 + c.timeout_ms
+       FROM picked WHERE c.id = picked.id AND c.state = 'queued'
+       RETURNING c.*`,
+      [deviceId, window, patch.at, patch.by ?? null],
+    );
+    return rows.map(toRecord).sort((a, b) => a.seq - b.seq);
+  }
+
+  async unclaim(id: string): Promise<boolean> {
+    // Back to how it was stored: a queued command has been in that state since it was created.
+    const result = await this.#pool.query(
+      `UPDATE commands SET state = 'queued', updated_at = created_at, sent_at = NULL,
+         sent_by = NULL, deadline_at = expires_at
+       WHERE id = $1 AND state = 'sent'`,
+      [id],
+    );
+    return (result.rowCount ?? 0) > 0;
   }
 
   async inState(state: CommandState): Promise<CommandRecord[]> {

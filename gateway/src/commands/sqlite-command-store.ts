@@ -1,4 +1,4 @@
-import type { Statement } from 'better-sqlite3';
+import type { Statement, Transaction } from 'better-sqlite3';
 import type { SqliteDatabase } from '../store/database.ts';
 import { type CommandRow, type FleetRow, toFleet, toRecord } from './command-rows.ts';
 import type {
@@ -22,6 +22,13 @@ export class SqliteCommandStore implements CommandStore {
   readonly #insertFleet: Statement;
   readonly #get: Statement<[string], CommandRow>;
   readonly #queued: Statement<[string, number], CommandRow>;
+  readonly #sentCount: Statement<[string]>;
+  readonly #nextQueued: Statement<[string, number, number], CommandRow>;
+  readonly #markSent: Statement<[{ at: number; id: string }], CommandRow>;
+  readonly #unclaim: Statement<[string]>;
+  // Made once: better-sqlite3 builds a new wrapper (and its BEGIN/COMMIT) per transaction() call.
+  readonly #insertBatch: Transaction<(commands: readonly NewCommand[]) => void>;
+  readonly #claim: Transaction<(deviceId: string, window: number, at: number) => CommandRecord[]>;
 
   readonly #statements = new Map<string, Statement>();
 
@@ -52,13 +59,48 @@ export class SqliteCommandStore implements CommandStore {
          created_at, targeted, skipped)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // The literal `state IN ('queued', 'sent')` term lets SQLite use the partial index of active
+    // commands (it only matches index conditions that appear in the query as written), instead
+    // of walking every finished command the device still has in its retention; without table
+    // statistics it would still pick `commands_device` for the ORDER BY, hence INDEXED BY.
     this.#queued = db.prepare(
-      "SELECT * FROM commands WHERE device_id = ? AND state = 'queued' ORDER BY seq LIMIT ?",
+      `SELECT * FROM commands INDEXED BY commands_active WHERE device_id = ? AND state IN ('queued', 'sent')
+         AND state = 'queued' ORDER BY seq LIMIT ?`,
     );
+    this.#sentCount = db.prepare(
+      `SELECT count(*) AS n FROM commands WHERE device_id = ? AND state IN ('queued', 'sent')
+         AND state = 'sent'`,
+    );
+    this.#nextQueued = db.prepare(
+      `SELECT * FROM commands INDEXED BY commands_active WHERE device_id = ? AND state IN ('queued', 'sent')
+         AND state = 'queued' AND expires_at > ? ORDER BY seq LIMIT ?`,
+    );
+    this.#markSent = db.prepare(
+      `UPDATE commands SET state = 'sent', updated_at = @at, sent_at = @at,
+         deadline_at = @at + timeout_ms
+       WHERE id = @id AND state = 'queued' RETURNING *`,
+    );
+    // Back to how it was stored: a queued command has been in that state since it was created.
+    this.#unclaim = db.prepare(
+      `UPDATE commands SET state = 'queued', updated_at = created_at, sent_at = NULL,
+         deadline_at = expires_at
+       WHERE id = ? AND state = 'sent'`,
+    );
+    this.#insertBatch = db.transaction((commands) => this.#insertAll(commands));
+    this.#claim = db.transaction((deviceId, window, at) => {
+      const { n } = this.#sentCount.get(deviceId) as { n: number };
+      if (n >= window) return [];
+      const claimed: CommandRecord[] = [];
+      for (const row of this.#nextQueued.all(deviceId, at, window - n)) {
+        const updated = this.#markSent.get({ at, id: row.id });
+        if (updated) claimed.push(toRecord(updated));
+      }
+      return claimed;
+    });
   }
 
   async insert(commands: readonly NewCommand[]): Promise<void> {
-    this.#db.transaction(() => this.#insertAll(commands))();
+    this.#insertBatch(commands);
   }
 
   #insertAll(commands: readonly NewCommand[]): void {
@@ -116,22 +158,48 @@ export class SqliteCommandStore implements CommandStore {
     return this.#queued.all(deviceId, limit).map(toRecord);
   }
 
-  async activeCounts(deviceIds: readonly string[]) {
+  async activeCounts(deviceIds?: readonly string[]) {
     const counts = new Map<string, { queued: number; sent: number }>();
-    for (let i = 0; i < deviceIds.length; i += CHUNK) {
-      const chunk = deviceIds.slice(i, i + CHUNK);
-      const rows = this.#prepare(
-        `SELECT device_id, state, count(*) AS n FROM commands
-           WHERE state IN ('queued', 'sent') AND device_id IN (${chunk.map(() => '?').join(',')})
-           GROUP BY device_id, state`,
-      ).all(...chunk) as Array<{ device_id: string; state: 'queued' | 'sent'; n: number }>;
+    const add = (rows: Array<{ device_id: string; state: 'queued' | 'sent'; n: number }>) => {
       for (const row of rows) {
         const entry = counts.get(row.device_id) ?? { queued: 0, sent: 0 };
         entry[row.state] = row.n;
         counts.set(row.device_id, entry);
       }
+    };
+    if (deviceIds === undefined) {
+      add(
+        this.#prepare(
+          `SELECT device_id, state, count(*) AS n FROM commands
+             WHERE state IN ('queued', 'sent') GROUP BY device_id, state`,
+        ).all() as Array<{ device_id: string; state: 'queued' | 'sent'; n: number }>,
+      );
+      return counts;
+    }
+    for (let i = 0; i < deviceIds.length; i += CHUNK) {
+      const chunk = deviceIds.slice(i, i + CHUNK);
+      add(
+        this.#prepare(
+          `SELECT device_id, state, count(*) AS n FROM commands
+             WHERE state IN ('queued', 'sent') AND device_id IN (${chunk.map(() => '?').join(',')})
+             GROUP BY device_id, state`,
+        ).all(...chunk) as Array<{ device_id: string; state: 'queued' | 'sent'; n: number }>,
+      );
     }
     return counts;
+  }
+
+  async claimQueued(
+    deviceId: string,
+    window: number,
+    patch: TransitionPatch,
+  ): Promise<CommandRecord[]> {
+    // One transaction: nothing else runs between the count, the pick and the updates.
+    return this.#claim(deviceId, window, patch.at);
+  }
+
+  async unclaim(id: string): Promise<boolean> {
+    return this.#unclaim.run(id).changes > 0;
   }
 
   async inState(state: CommandState): Promise<CommandRecord[]> {

@@ -104,6 +104,10 @@ const MIGRATIONS: readonly string[] = [
      instance_id TEXT NOT NULL,
      PRIMARY KEY (schedule_id, at)
    );`,
+  // The active (queued or sent) commands of a device, found without walking the finished ones
+  // kept for COMMAND_RETENTION_MS: what delivery and the queue limit look at.
+  `CREATE INDEX commands_active ON commands(device_id, state, seq)
+     WHERE state IN ('queued', 'sent');`,
 ];
 
 /** Opens (and creates or upgrades) the gateway's embedded database in `dataDir`. */

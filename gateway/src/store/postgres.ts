@@ -123,6 +123,14 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly name: string; readonl
       );
       CREATE INDEX device_sessions_instance ON device_sessions(instance_id);`,
   },
+  {
+    // The active (queued or sent) commands of a device, found without walking the finished ones
+    // kept for COMMAND_RETENTION_MS: what delivery and the queue limit look at.
+    name: 'index of active commands',
+    sql: `
+      CREATE INDEX commands_active ON commands(device_id, state, seq)
+        WHERE state IN ('queued', 'sent');`,
+  },
 ];
 
 /** Any number the gateway uses as the key of its migration lock; the same in every instance. */

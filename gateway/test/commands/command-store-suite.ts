@@ -120,6 +120,61 @@ export function commandStoreConformance(name: string, open: () => Promise<StoreF
       assert.equal(byState.sent, 1);
     });
 
+    it('counts every device’s active commands when no devices are named', async () => {
+      const cs = [command('d1'), command('d1'), command('d2'), command('d3')];
+      await store.insert(cs);
+      await store.transition(cs[2]!.id, ['queued'], 'sent', { at: 1_100 });
+      await store.transition(cs[3]!.id, ['queued'], 'cancelled', { at: 1_100 });
+      const counts = await store.activeCounts();
+      assert.deepEqual(counts.get('d1'), { queued: 2, sent: 0 });
+      assert.deepEqual(counts.get('d2'), { queued: 0, sent: 1 });
+      assert.equal(counts.has('d3'), false);
+      assert.equal((await store.activeCounts([])).size, 0);
+    });
+
+    it('claims the oldest unexpired queued commands within the window, each once', async () => {
+      const old = command('d1', { expiresAt: 1_500 });
+      const cs = [command('d1'), command('d1'), command('d1'), command('d2')];
+      await store.insert([old, ...cs]);
+      const first = await store.claimQueued('d1', 2, { at: 2_000 });
+      assert.deepEqual(
+        first.map((c) => c.id),
+        [cs[0]!.id, cs[1]!.id],
+      );
+      for (const c of first) {
+        assert.equal(c.state, 'sent');
+        assert.equal(c.sentAt, 2_000);
+        assert.equal(c.deadlineAt, 2_000 + c.timeoutMs);
+      }
+      // The window is full: nothing more until one is answered.
+      assert.deepEqual(await store.claimQueued('d1', 2, { at: 2_001 }), []);
+      await store.transition(cs[0]!.id, ['sent'], 'succeeded', { at: 2_002 });
+      assert.deepEqual(
+        (await store.claimQueued('d1', 2, { at: 2_003 })).map((c) => c.id),
+        [cs[2]!.id],
+      );
+      // The expired one is left for the deadline sweep, never sent.
+      assert.equal((await store.get(old.id))?.state, 'queued');
+      assert.deepEqual(await store.claimQueued('d1', 16, { at: 2_004 }), []);
+    });
+
+    it('gives a claim whose frame never left back to the queue, in its place', async () => {
+      const cs = [command('d1'), command('d1')];
+      await store.insert(cs);
+      const [claimed] = await store.claimQueued('d1', 1, { at: 2_000 });
+      assert.equal(claimed?.id, cs[0]!.id);
+      assert.equal(await store.unclaim(cs[0]!.id), true);
+      assert.equal(await store.unclaim(cs[0]!.id), false);
+      const back = await store.get(cs[0]!.id);
+      assert.equal(back?.state, 'queued');
+      assert.equal(back?.sentAt, undefined);
+      assert.equal(back?.deadlineAt, cs[0]!.expiresAt);
+      assert.deepEqual(
+        (await store.claimQueued('d1', 1, { at: 2_001 })).map((c) => c.id),
+        [cs[0]!.id],
+      );
+    });
+
     it('lists newest first with filters and keyset pages', async () => {
       const cs = [command('d1'), command('d1'), command('d2'), command('d1')];
       await store.insert(cs);
