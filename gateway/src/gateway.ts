@@ -163,8 +163,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const stores = await openStores(config);
   const { registry, keys } = stores;
   const instanceId = config.INSTANCE_ID ?? defaultInstanceId(hostname());
-  const adminKeyFile = await bootstrapAdmin(keys, config.DATA_DIR, log);
-  if (!(await keys.hasAdmin())) throw new Error('no admin key could be created');
+  let adminKeyFile: string | undefined;
 
   const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const bus = new DeviceBus();
@@ -208,10 +207,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     maxBytes: config.SPOOL_MAX_BYTES,
     fsync: config.SPOOL_FSYNC,
   });
-  await spool.open();
   const stalls = new EventLoopStalls();
-  stalls.start();
   let sink: TelemetrySink;
+  // Opens the spool (and starts the InfluxDB sink on it): a part of the start list below.
+  let startSink = () => spool.open();
   if (options.sink) sink = options.sink;
   else if (config.INFLUX_URL) {
     const writer = new InfluxWriter(config.INFLUX_URL, {
@@ -230,7 +229,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         deadLetterFile: join(config.DATA_DIR, 'rejected', 'points.lp'),
       },
     );
-    await influx.start();
+    startSink = async () => {
+      await spool.open();
+      await influx.start();
+    };
     sink = influx;
   } else {
     sink = new SpoolOnlySink(spool, metrics);
@@ -475,17 +477,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }> = [
     { name: 'stores', stop: () => stores.close() },
     {
+      name: 'admin key',
+      start: async () => {
+        adminKeyFile = await bootstrapAdmin(keys, config.DATA_DIR, log);
+        if (!(await keys.hasAdmin())) throw new Error('no admin key could be created');
+      },
+    },
+    {
       // After the sink has flushed and before the stores close.
       name: 'last seen',
       stop: () =>
         registry.touch(new Map([...sessions.values()].map((s) => [s.device.id, s.lastSeen]))),
     },
-    { name: 'sink', stop: () => sink.close() },
+    { name: 'stalls', start: () => stalls.start(), stop: () => stalls.stop() },
+    { name: 'sink', start: () => startSink(), stop: () => sink.close() },
     // After the commands stopped, so their last states are in the sink before it closes.
     { name: 'command points', stop: () => commandPoints.flush() },
     { name: 'http', stop: () => app.close() },
     { name: 'tls', start: () => tls?.watch(), stop: () => tls?.stop() },
-    { name: 'stalls', stop: () => stalls.stop() },
     { name: 'stats', start: () => stats.start(), stop: () => stats.stop() },
     { name: 'pressure', stop: () => pressure.stop() },
     { name: 'heartbeat', start: () => heartbeat.start(), stop: () => heartbeat.stop() },
