@@ -198,15 +198,24 @@ describe('several gateway instances sharing PostgreSQL and the broker', () => {
     assert.deepEqual(commandFrames(d), [], 'delivered once');
   });
 
-  it('closes the session on another instance when the device is deleted', async () => {
+  it('closes the session on another instance when the device is deleted, and cancels its commands', async () => {
     const token = await a.provision('revoke-1');
     const d = await connect(c, token);
     await waitUntil(async () => (await device(a, 'revoke-1')).body.device.online, {
       message: 'revoke-1 online',
     });
+    // Sent to the device on C, which never answers it.
+    const pending = await b.api('POST', '/v1/devices/revoke-1/commands', {
+      name: 'reboot',
+      params: {},
+    });
+    await d.next((f) => f.type === 'command' && f.id === pending.body.id);
     assert.equal((await a.api('DELETE', '/v1/devices/revoke-1')).status, 204);
     const closed = await d.waitClosed(2_000);
     assert.equal(closed.code, 4001);
+    assert.equal((await c.api('GET', `/v1/commands/${pending.body.id}`)).body.state, 'cancelled');
+    assert.equal((await b.api('GET', '/v1/devices/revoke-1')).status, 404);
+    await assert.rejects(TestDevice.connect(b.url, token), 'the old token no longer connects');
   });
 
   it('refuses to start a second instance under an INSTANCE_ID that a live instance renews', async () => {
