@@ -108,6 +108,7 @@ export const configSchema = z
       .enum(['0', '1', '2'])
       .transform((v) => Number(v) as 0 | 1 | 2)
       .optional(),
+    MQTT_TELEMETRY_FORMAT: z.enum(['frame', 'batch']).default('frame'),
     ADMIN_TOKEN: z.string().min(24, 'use at least 24 characters').optional(),
     HEARTBEAT_INTERVAL_MS: int(100, 3_600_000).default(15_000),
     HEARTBEAT_TIMEOUT_MS: int(200, 7_200_000).default(45_000),

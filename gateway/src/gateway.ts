@@ -177,6 +177,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           ...(config.MQTT_TELEMETRY_QOS === undefined
             ? {}
             : { telemetryQos: config.MQTT_TELEMETRY_QOS }),
+          telemetryFormat: config.MQTT_TELEMETRY_FORMAT,
           clientId:
             config.MQTT_CLIENT_ID ?? defaultClientId(hostname(), instanceSuffix(config.DATA_DIR)),
           maxQueued: config.MQTT_MAX_QUEUE,

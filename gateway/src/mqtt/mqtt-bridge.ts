@@ -1,3 +1,4 @@
+import { PROTOCOL_LIMITS } from '@iot-gateway/schemas';
 import type { IClientOptions, IPublishPacket, ISubscriptionMap, MqttClient } from 'mqtt';
 import { connect } from 'mqtt';
 import type {
@@ -13,7 +14,7 @@ import type { CommandRejection } from './command-receiver.ts';
 import { CommandReceiver } from './command-receiver.ts';
 import type { MqttBridgeOptions, ResolvedMqttBridgeOptions } from './mqtt-bridge-options.ts';
 import { redactUrl, resolveMqttBridgeOptions } from './mqtt-bridge-options.ts';
-import type { OutboundMessage } from './outbox.ts';
+import type { BodyRenderer, OutboundMessage } from './outbox.ts';
 import { Outbox } from './outbox.ts';
 import type { GatewayStatusReason } from './payloads.ts';
 import {
@@ -38,9 +39,39 @@ const MAX_CACHED_SESSIONS = 200_000;
 const MQTTJS_DEBUG = /mqttjs/.test(process.env.DEBUG ?? '');
 const noLog = (): void => {};
 
+/** Most readings one `batch` format message carries, as in a device's own batch frame. */
+const MAX_BATCH_READINGS = PROTOCOL_LIMITS.maxBatchReadings;
+
 interface SessionTelemetry {
   readonly topic: string;
   readonly json: TelemetryJson;
+  /** `batch` format: the session's message still waiting in the outbox, open to more frames. */
+  open?: TelemetryBatch | undefined;
+}
+
+/**
+ * Frames of one session in one `batch` format message. It is its own body and renderer: it
+ * closes when rendered, so frames accepted after that start the next message.
+ */
+class TelemetryBatch implements BodyRenderer {
+  readonly frames: TelemetryAccepted[] = [];
+  readings = 0;
+  closed = false;
+  readonly #json: TelemetryJson;
+
+  constructor(json: TelemetryJson) {
+    this.#json = json;
+  }
+
+  add(frame: TelemetryAccepted): void {
+    this.frames.push(frame);
+    this.readings += frame.readings.length;
+  }
+
+  render(): string | undefined {
+    this.closed = true;
+    return this.#json.renderMany(this.frames);
+  }
 }
 
 /** What the bridge needs from the rest of the gateway. */
@@ -303,11 +334,12 @@ export class MqttBridge {
 
   /** One line for the start message; the broker's credentials are left out. */
   describe(): string {
-    const { url, clientId, qos, telemetryQos, topicPrefix, commandIngress } = this.options;
+    const { url, clientId, qos, telemetryQos, telemetryFormat, topicPrefix, commandIngress } =
+      this.options;
     const ingress = commandIngress
       ? `; command ingress on (${topicPrefix}/devices/+/commands: keep it behind a broker ACL)`
       : '; command ingress off (MQTT_COMMAND_INGRESS=on takes commands from the broker; see docs/mqtt.md for the ACL it needs)';
-    return `MQTT bridge → ${redactUrl(url)} as ${clientId}, topics ${topicPrefix}/devices/{id}/(telemetry|events|status|commands), QoS ${qos}${telemetryQos === qos ? '' : ` (telemetry ${telemetryQos})`}${ingress}`;
+    return `MQTT bridge → ${redactUrl(url)} as ${clientId}, topics ${topicPrefix}/devices/{id}/(telemetry|events|status|commands), QoS ${qos}${telemetryQos === qos ? '' : ` (telemetry ${telemetryQos})`}${telemetryFormat === 'batch' ? ', telemetry in batches' : ''}${ingress}`;
   }
 
   // Bus listeners: they only append to the outbox, so a session's emit never waits for I/O.
@@ -316,6 +348,10 @@ export class MqttBridge {
     if (frame.readings.length === 0) return;
     const session = this.#telemetryOf(frame);
     if (!session) return;
+    if (this.options.telemetryFormat === 'batch') {
+      this.#batchTelemetry(session, frame);
+      return;
+    }
     this.#enqueue({
       topic: session.topic,
       body: frame,
@@ -325,6 +361,35 @@ export class MqttBridge {
       kind: 'telemetry',
     });
   };
+
+  /**
+   * Joins the frame to the session's message still in the outbox, or starts one. Only while the
+   * broker is connected: then nothing is dropped from the outbox, so a frame never joins a
+   * message that is already gone.
+   */
+  #batchTelemetry(session: SessionTelemetry, frame: TelemetryAccepted): void {
+    const open = session.open;
+    if (
+      open &&
+      !open.closed &&
+      this.#ready &&
+      open.readings + frame.readings.length <= MAX_BATCH_READINGS
+    ) {
+      open.add(frame);
+      return;
+    }
+    const batch = new TelemetryBatch(session.json);
+    batch.add(frame);
+    session.open = this.#ready ? batch : undefined;
+    this.#enqueue({
+      topic: session.topic,
+      body: batch,
+      renderer: batch,
+      qos: this.options.telemetryQos,
+      retain: false,
+      kind: 'telemetry',
+    });
+  }
 
   /** The session's topic and body renderer, made at its first frame. */
   #telemetryOf(frame: TelemetryAccepted): SessionTelemetry | undefined {

@@ -88,19 +88,43 @@ export class TelemetryJson {
 
   /** Undefined for a frame without readings, which the session never accepts. */
   render(frame: TelemetryAccepted): string | undefined {
-    const { readings } = frame;
-    const n = readings.length;
-    if (n === 0) return undefined;
-    let list = '';
-    let metrics = '';
-    let ts = '';
-    for (let i = 0; i < n; i++) {
-      const reading = readings[i] as TelemetryAccepted['readings'][number];
-      ts = rfc3339(reading.ts);
-      metrics = JSON.stringify(reading.metrics);
-      list += `${i === 0 ? '' : ','}{"ts":"${ts}","metrics":${metrics}}`;
+    const readings = new ReadingList();
+    readings.add(frame);
+    return readings.close(`${this.#prefix}${frame.seq}`);
+  }
+
+  /**
+   * Several frames of the session in one message (`MQTT_TELEMETRY_FORMAT=batch`): the shape of
+   * one frame, with `seq` the last frame's, `firstSeq` the first's, and every reading in order.
+   */
+  renderMany(frames: readonly TelemetryAccepted[]): string | undefined {
+    const first = frames[0];
+    const last = frames.at(-1);
+    if (!first || !last) return undefined;
+    const readings = new ReadingList();
+    for (const frame of frames) readings.add(frame);
+    return readings.close(`${this.#prefix}${last.seq},"firstSeq":${first.seq}`);
+  }
+}
+
+/** The `readings` array of a telemetry body, and the last reading for `ts` and `metrics`. */
+class ReadingList {
+  #list = '';
+  #ts = '';
+  #metrics = '';
+
+  add(frame: TelemetryAccepted): void {
+    for (const reading of frame.readings) {
+      this.#ts = rfc3339(reading.ts);
+      this.#metrics = JSON.stringify(reading.metrics);
+      const item = `{"ts":"${this.#ts}","metrics":${this.#metrics}}`;
+      this.#list = this.#list === '' ? item : `${this.#list},${item}`;
     }
-    return `${this.#prefix}${frame.seq},"ts":"${ts}","readings":[${list}],"metrics":${metrics}}`;
+  }
+
+  close(head: string): string | undefined {
+    if (this.#list === '') return undefined;
+    return `${head},"ts":"${this.#ts}","readings":[${this.#list}],"metrics":${this.#metrics}}`;
   }
 }
 

@@ -294,6 +294,70 @@ describe('MqttBridge QoS per message kind', () => {
   });
 });
 
+describe('MqttBridge telemetry in batches', () => {
+  it('joins frames waiting for the broker into one message per session, every reading once and in order', async () => {
+    const t = track(createTestBridge(broker.url, { telemetryFormat: 'batch' }));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/+/telemetry`));
+    await connected(t);
+    // Emitted in one turn, so they all wait in the outbox together; 600 readings need 2 messages.
+    for (let seq = 1; seq <= 300; seq++) {
+      for (const id of ['b1', 'b2']) {
+        t.bus.emit('telemetry', {
+          ...telemetry(id, seq),
+          readings: [
+            { ts: seq * 10, metrics: { celsius: seq } },
+            { ts: seq * 10 + 1, metrics: { celsius: seq + 0.5 } },
+          ],
+        });
+      }
+    }
+    const readingsOf = (id: string) =>
+      recorder
+        .on(`${t.prefix}/devices/${id}/telemetry`)
+        .reduce((n, m) => n + m.body.readings.length, 0);
+    await waitUntil(() => readingsOf('b1') === 600 && readingsOf('b2') === 600, {
+      message: 'every reading published',
+    });
+    assert.match(t.bridge.describe(), /telemetry in batches/);
+    for (const id of ['b1', 'b2']) {
+      const messages = recorder.on(`${t.prefix}/devices/${id}/telemetry`).map((m) => m.body);
+      assert.ok(messages.length >= 2 && messages.length < 300, `${messages.length} messages`);
+      let nextSeq = 1;
+      const celsius: number[] = [];
+      for (const body of messages) {
+        assert.ok(body.readings.length <= 500, `${body.readings.length} readings in one message`);
+        assert.equal(body.firstSeq, nextSeq);
+        assert.equal(body.readings.length, (body.seq - body.firstSeq + 1) * 2);
+        assert.deepEqual(body.metrics, body.readings.at(-1).metrics);
+        assert.equal(body.ts, body.readings.at(-1).ts);
+        nextSeq = body.seq + 1;
+        celsius.push(
+          ...body.readings.map((r: { metrics: { celsius: number } }) => r.metrics.celsius),
+        );
+      }
+      assert.equal(nextSeq, 301);
+      assert.deepEqual(celsius, Array.from({ length: 300 }, (_, i) => [i + 1, i + 1.5]).flat());
+    }
+  });
+
+  it('starts a new message for frames that arrive after the last one went out', async () => {
+    const t = track(createTestBridge(broker.url, { telemetryFormat: 'batch' }));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/+/telemetry`));
+    await connected(t);
+    t.bus.emit('telemetry', telemetry('b3', 1));
+    await waitUntil(() => recorder.messages.length === 1, { message: 'first message' });
+    t.bus.emit('telemetry', telemetry('b3', 2));
+    await waitUntil(() => recorder.messages.length === 2, { message: 'second message' });
+    assert.deepEqual(
+      recorder.messages.map((m) => [m.body.firstSeq, m.body.seq]),
+      [
+        [1, 1],
+        [2, 2],
+      ],
+    );
+  });
+});
+
 describe('MqttBridge with the broker unreachable', () => {
   it('queues 10,000 events without blocking the emitter, and counts what the bound drops', async () => {
     const url = `mqtt://127.0.0.1:${await freePort()}`;
