@@ -200,7 +200,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       clients: Math.max(1, Math.ceil(storm / 5_000)),
       jitterMs: 1_000,
       maxAttempts: 1_000,
-      deadlineMs: quick ? 60_000 : 180_000,
+      deadlineMs: quick ? 60_000 : 120_000,
     },
     liveness: {
       zombies: numberFlag(flags, 'zombies', quick ? 100 : 1_000),

@@ -124,12 +124,9 @@ test('after the raw ws server restarts, every device of the storm comes back', a
   });
   const result = await rawStorm(ctx, [client]);
   assert.equal(result.devices, 20);
-  assert.equal(result.online.maxMs, result.allOnlineMs);
-  // Every device lost its socket when the server's process exited, and tried at least once more.
-  assert.equal(
-    Object.values(result.closes).reduce((a, n) => a + n, 0),
-    20,
-  );
+  assert.equal(result.complete, true, result.incomplete);
+  assert.equal(result.onlineAtEnd, 20);
+  // Every device lost its socket when the server's process exited, and came back on its own.
   assert.ok(result.attempts >= 20);
   assert.ok(result.serverCpuS >= 0);
 });

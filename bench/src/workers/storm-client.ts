@@ -1,6 +1,9 @@
-// Devices that come back all at once after their server restarts: every device retries as soon as
-// its socket closes or its attempt fails, after a random jitter of at most `jitterMs` and with no
-// backoff beyond it, as simple firmware does. Timeouts are the device SDK's (10 s for the
+// Devices that come back all at once after their server restarts: from `storm` on, every device
+// retries as soon as its socket closes or its attempt fails, after a random jitter of at most
+// `jitterMs` and with no backoff beyond it, as simple firmware does. The bench calls `storm` once
+// the restarted server is ready: devices retrying against a server that is down would only burn
+// the CPU the clients share with the server, and every device's next attempt falls within one
+// jitter of the moment it is back either way. Timeouts are the device SDK's (10 s for the
 // WebSocket handshake and 10 s more for `hello`). A device is online once `hello` came; a
 // `command` frame is answered `succeeded` at once, as a device that runs it would.
 import WebSocket from 'ws';
@@ -34,9 +37,10 @@ export interface StormStatus {
   readonly closes: Record<string, number>;
 }
 
-/** Epoch milliseconds of each device's hello and first command in the storm. */
+/** Epoch milliseconds of the devices' hellos (first and last) and first commands in the storm. */
 export interface StormTimes {
-  readonly hello: readonly number[];
+  readonly firstHello: readonly number[];
+  readonly lastHello: readonly number[];
   readonly command: readonly number[];
 }
 
@@ -48,6 +52,7 @@ interface Device {
   ws: WebSocket | undefined;
   online: boolean;
   attempts: number;
+  firstHelloAt: number;
   helloAt: number;
   commandAt: number;
   timer: NodeJS.Timeout | undefined;
@@ -119,6 +124,7 @@ function open(device: Device): Promise<void> {
         clearTimeout(helloTimer);
         device.online = true;
         device.helloAt = now();
+        if (device.firstHelloAt === 0) device.firstHelloAt = device.helloAt;
         online++;
         resolve();
       } else if (frame.type === 'command') {
@@ -166,6 +172,7 @@ serveWorker({
       ws: undefined,
       online: false,
       attempts: 0,
+      firstHelloAt: 0,
       helloAt: 0,
       commandAt: 0,
       timer: undefined,
@@ -211,6 +218,7 @@ serveWorker({
     closes = {};
     for (const device of devices) {
       device.attempts = 0;
+      device.firstHelloAt = 0;
       device.helloAt = 0;
       device.commandAt = 0;
       schedule(device);
@@ -227,7 +235,8 @@ serveWorker({
     closes,
   }),
   times: (): StormTimes => ({
-    hello: devices.filter((d) => d.helloAt > 0).map((d) => d.helloAt),
+    firstHello: devices.filter((d) => d.firstHelloAt > 0).map((d) => d.firstHelloAt),
+    lastHello: devices.filter((d) => d.online).map((d) => d.helloAt),
     command: devices.filter((d) => d.commandAt > 0).map((d) => d.commandAt),
   }),
   /** Stops retrying and drops every socket; the process stays for the next server. */
