@@ -295,11 +295,12 @@ export class Cluster implements CommandRouting, PresenceLookup {
     const holders = await this.#deps.store.holders(claimed.map(([id]) => id));
     for (const [deviceId, sessionId] of claimed) {
       const holder = holders.get(deviceId);
-      if (
-        holder &&
-        holder.instanceId !== this.instanceId &&
-        this.#claimed.get(deviceId) === sessionId
-      ) {
+      if (this.#claimed.get(deviceId) !== sessionId) continue;
+      if (!holder) {
+        // The claim is gone although the session lives: claims are committed without waiting
+        // for the disk, and a database crash can lose the last ones. Claimed again below.
+        this.#claimed.delete(deviceId);
+      } else if (holder.instanceId !== this.instanceId) {
         this.#claimed.delete(deviceId);
         this.#deps.sessions.handOver(deviceId, sessionId);
       }

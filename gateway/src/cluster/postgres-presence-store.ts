@@ -67,28 +67,45 @@ export class PostgresPresenceStore implements PresenceStore {
   }
 
   async claim(holder: SessionHolder): Promise<SessionHolder | undefined> {
-    return inTransaction(this.#pool, async (client) => {
-      const previous = await client.query<HolderRow>(
-        'SELECT * FROM device_sessions WHERE device_id = $1 FOR UPDATE',
-        [holder.deviceId],
+    const values = [
+      holder.deviceId,
+      holder.instanceId,
+      holder.sessionId,
+      holder.connectedAt,
+      holder.lastSeenAt,
+    ];
+    for (;;) {
+      // Usually nobody holds the device (its last session released it): one statement. Its
+      // commit does not wait for the disk: a claim a database crash loses is claimed again by
+      // the holder's next renewal (Cluster finds its claims missing), unlike a command state.
+      const inserted = await this.#pool.query(
+        `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
+         claimed AS (
+           INSERT INTO device_sessions
+             (device_id, instance_id, session_id, connected_at, last_seen_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO NOTHING RETURNING 1)
+         SELECT (SELECT count(*) FROM claimed) AS n FROM relaxed`,
+        values,
       );
-      await client.query(
-        `INSERT INTO device_sessions (device_id, instance_id, session_id, connected_at, last_seen_at)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (device_id) DO UPDATE SET instance_id = EXCLUDED.instance_id,
-           session_id = EXCLUDED.session_id, connected_at = EXCLUDED.connected_at,
-           last_seen_at = EXCLUDED.last_seen_at`,
-        [
-          holder.deviceId,
-          holder.instanceId,
-          holder.sessionId,
-          holder.connectedAt,
-          holder.lastSeenAt,
-        ],
-      );
-      const row = previous.rows[0];
-      return row ? toHolder(row) : undefined;
-    });
+      if (Number(inserted.rows[0]?.n) > 0) return undefined;
+      // Someone holds it: replace that holder, read under a lock so the one replaced is told.
+      const replaced = await inTransaction(this.#pool, async (client) => {
+        const previous = await client.query<HolderRow>(
+          'SELECT * FROM device_sessions WHERE device_id = $1 FOR UPDATE',
+          [holder.deviceId],
+        );
+        const row = previous.rows[0];
+        if (!row) return undefined;
+        await client.query(
+          `UPDATE device_sessions SET instance_id = $2, session_id = $3, connected_at = $4,
+             last_seen_at = $5 WHERE device_id = $1`,
+          values,
+        );
+        return toHolder(row);
+      });
+      // Released between the two statements: claim it as free again.
+      if (replaced) return replaced;
+    }
   }
 
   async release(deviceId: string, sessionId: string): Promise<boolean> {

@@ -112,6 +112,15 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   readonly #lanes = new DeviceLanes();
   /** Sent, unanswered commands → their device, so a result can be accepted synchronously. */
   readonly #sent = new Map<string, string>();
+  /** How many of #sent each device has: this instance's part of the device's window. */
+  readonly #sentPerDevice = new Map<string, number>();
+  /**
+   * Several instances: devices that may have queued commands this instance has not claimed (it
+   * was nudged, the device connected, or the last claim filled the window). A result, a cancel
+   * or a timeout looks for more only for these; the others cost no store call. Every command
+   * queued elsewhere comes with a nudge after its commit, and the sweep finds lost nudges.
+   */
+  readonly #maybeQueued = new Set<string>();
   /** Queued and sent per device, when this gateway alone writes the store (no routing). */
   readonly #counts: PendingCounts | undefined;
   readonly #changes = new EventEmitter();
@@ -154,7 +163,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     await this.sweep(Date.now());
     // Several instances: results of commands sent before are looked up in the store instead.
     if (!this.#deps.routing) {
-      for (const c of await this.#deps.store.inState('sent')) this.#sent.set(c.id, c.deviceId);
+      for (const c of await this.#deps.store.inState('sent')) this.#trackSent(c.id, c.deviceId);
     }
     this.#deps.bus.on('status', this.#onStatus);
     for (const job of this.#jobs) job.start();
@@ -173,7 +182,10 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   // The bus announces `online` just before the session sends `hello`; the lane runs the delivery
   // after the current turn, so `hello` is always the first frame of a session.
   readonly #onStatus = (change: StatusChange): void => {
-    if (!change.online) return;
+    if (!change.online) {
+      this.#maybeQueued.delete(change.deviceId);
+      return;
+    }
     this.#lanes
       .run(change.deviceId, () => this.#deliver(change.deviceId))
       .catch((err) => {
@@ -288,8 +300,14 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       const record = await this.#lanes.run(deviceId, () =>
         this.#accept(command, input, source, type.name),
       );
-      if (!waiter || isTerminal(record.state) || this.#stopped) return commandView(record);
-      const final = await waiter.settled;
+      // Not claimed here, so maybe stored without waiting for the disk (another instance could
+      // start on it meanwhile): on disk before anyone is told it is accepted.
+      const durable = record.state === 'queued' ? this.#deps.store.durable() : undefined;
+      if (!waiter || isTerminal(record.state) || this.#stopped) {
+        await durable;
+        return commandView(record);
+      }
+      const [final] = await Promise.all([waiter.settled, durable]);
       return final ? commandView(final) : await this.get(record.id);
     } finally {
       waiter?.dispose();
@@ -309,15 +327,19 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       const existing = await store.get(input.id);
       if (existing) return this.#sameRequest(existing, command, input, source);
     }
-    const pending = (await this.#pendingOf([deviceId])).get(deviceId);
-    if (pending && pending.queued + pending.sent >= this.#options.maxPending) {
-      throw new GatewayError(
-        'command_queue_full',
-        `device ${deviceId} has ${pending.queued + pending.sent} pending commands`,
-      );
-    }
+    const { maxPending } = this.#options;
+    const full = (pending: number) =>
+      new GatewayError('command_queue_full', `device ${deviceId} has ${pending} pending commands`);
     try {
-      await store.insert([command]);
+      if (this.#counts) {
+        const pending = this.#counts.get(deviceId);
+        if (pending.queued + pending.sent >= maxPending) throw full(pending.queued + pending.sent);
+        await store.insert([command]);
+      } else {
+        // The shared store counts, in the same statement as the insert.
+        const stored = await store.insertIfRoom(command, maxPending);
+        if (!stored.inserted) throw full(stored.pending);
+      }
     } catch (err) {
       if (!(err instanceof CommandIdTakenError)) throw err;
       const existing = await store.get(command.id);
@@ -611,10 +633,10 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     const cancelled = await this.#lanes.run(record.deviceId, async () => {
       const done = await store.transition(id, ['queued', 'sent'], 'cancelled', { at: Date.now() });
       if (!done) return undefined;
-      this.#sent.delete(id);
+      this.#untrackSent(id);
       this.#changed(done);
       // A cancelled sent command frees a slot of the device's window.
-      await this.#deliver(record.deviceId);
+      await this.#deliverMore(record.deviceId);
       return done;
     });
     if (!cancelled) {
@@ -651,7 +673,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     if (this.#sent.get(frame.id) !== deviceId) {
       return this.#deps.routing ? this.#remoteResult(deviceId, frame) : false;
     }
-    this.#sent.delete(frame.id);
+    this.#untrackSent(frame.id);
     this.#record(deviceId, frame);
     return true;
   }
@@ -677,7 +699,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
           ...(frame.error !== undefined ? { error: frame.error } : {}),
         });
         if (done) this.#changed(done, this.#deps.sessions.get(deviceId)?.deviceType.name);
-        await this.#deliver(deviceId);
+        await this.#deliverMore(deviceId);
       })
       .catch((err) => this.#deps.log.error({ err, deviceId }, 'command result not recorded'));
   }
@@ -711,6 +733,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   /** Another instance's nudge: the device's session is here, deliver what is queued. */
   deliverNow(deviceId: string): void {
     if (this.#stopped || !this.#deps.sessions.get(deviceId)) return;
+    this.#maybeQueued.add(deviceId);
     this.#lanes
       .run(deviceId, () => this.#deliver(deviceId))
       .catch((err) => this.#deps.log.error({ err, deviceId }, 'command delivery failed'));
@@ -739,9 +762,9 @@ export class CommandService implements CommandResultHandler, CommandIngress {
             const done = await store.transition(c.id, [c.state], to, { at: Date.now() });
             if (!done) return;
             ended++;
-            this.#sent.delete(c.id);
+            this.#untrackSent(c.id);
             this.#changed(done);
-            if (to === 'timed_out' && this.#started) await this.#deliver(c.deviceId);
+            if (to === 'timed_out' && this.#started) await this.#deliverMore(c.deviceId);
           }),
         ),
       );
@@ -761,6 +784,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     const counts = await this.#deps.store.activeCounts(ids);
     for (const [deviceId, count] of counts) {
       if (count.queued === 0 || count.sent >= this.#options.maxInFlight) continue;
+      this.#maybeQueued.add(deviceId);
       await this.#lanes.run(deviceId, () => this.#deliver(deviceId));
     }
   }
@@ -798,10 +822,14 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     }
     // Claimed before the frames leave: of two instances (or lanes) that race for a command,
     // only the one whose compare-and-set wins sends it, so it is delivered at most once.
+    const room = maxInFlight - (this.#sentPerDevice.get(deviceId) ?? 0);
     const claimed = await store.claimQueued(deviceId, maxInFlight, {
       at: Date.now(),
       ...(routing ? { by: routing.instanceId } : {}),
     });
+    // Fewer than the window had room for: nothing queued is left (a nudge arriving meanwhile
+    // delivers on its own).
+    if (claimed.length < room) this.#maybeQueued.delete(deviceId);
     const sent: CommandRecord[] = [];
     for (const c of claimed) {
       if (session.ended || sessions.get(deviceId) !== session) {
@@ -811,7 +839,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         continue;
       }
       // Known before the frame leaves, so an instant answer is never `unknown_command`.
-      this.#sent.set(c.id, deviceId);
+      this.#trackSent(c.id, deviceId);
       session.send({
         type: 'command',
         id: c.id,
@@ -826,6 +854,29 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   }
 
   /** One state change the store confirmed; `deviceType` when the caller knows it. */
+  /**
+   * After a slot of the device's window freed up: its next commands, if it may have any. Alone,
+   * the counts in memory say; in a cluster, the hint of {@link #maybeQueued}.
+   */
+  #deliverMore(deviceId: string): Promise<CommandRecord[]> | undefined {
+    if (this.#deps.routing && !this.#maybeQueued.has(deviceId)) return undefined;
+    return this.#deliver(deviceId);
+  }
+
+  #trackSent(commandId: string, deviceId: string): void {
+    this.#sent.set(commandId, deviceId);
+    this.#sentPerDevice.set(deviceId, (this.#sentPerDevice.get(deviceId) ?? 0) + 1);
+  }
+
+  #untrackSent(commandId: string): void {
+    const deviceId = this.#sent.get(commandId);
+    if (deviceId === undefined) return;
+    this.#sent.delete(commandId);
+    const n = (this.#sentPerDevice.get(deviceId) ?? 1) - 1;
+    if (n > 0) this.#sentPerDevice.set(deviceId, n);
+    else this.#sentPerDevice.delete(deviceId);
+  }
+
   #changed(record: CommandRecord, deviceType?: string): void {
     this.#counts?.changed(record);
     this.#deps.metrics.commands.inc({ state: record.state });

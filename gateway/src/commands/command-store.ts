@@ -135,6 +135,21 @@ export interface CommandStore {
    * @throws {@link CommandIdTakenError} when an id exists
    */
   insert(commands: readonly NewCommand[]): Promise<void>;
+  /**
+   * Stores one new `queued` command unless its device has `maxPending` queued or sent already,
+   * in one step; returns how many it had when it is refused.
+   * @throws {@link CommandIdTakenError} when the id exists
+   */
+  insertIfRoom(
+    command: NewCommand,
+    maxPending: number,
+  ): Promise<{ readonly inserted: true } | { readonly inserted: false; readonly pending: number }>;
+  /**
+   * Resolves once every change this store made so far would survive a crash of the database.
+   * A store may commit a new command without waiting for its disk (so that another instance can
+   * deliver it meanwhile); the gateway waits here before it tells anyone the command is accepted.
+   */
+  durable(): Promise<void>;
   get(id: string): Promise<CommandRecord | undefined>;
   list(filter: CommandListFilter): Promise<CommandRecord[]>;
   /** A device's queued commands in delivery order (ascending `seq`), at most `limit`. */

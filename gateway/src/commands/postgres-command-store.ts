@@ -15,6 +15,16 @@ import { CommandIdTakenError, isTerminal } from './command-store.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/**
+ * Some statements commit without waiting for the WAL to reach the disk (`synchronous_commit`
+ * off for that transaction alone), where losing the change in a crash of the database cannot
+ * deliver a command twice: a new command (the gateway waits for {@link durable} before it
+ * answers, while the holder may claim it already; a claim's own commit flushes it too), and any
+ * change out of `sent` (lost, the command is `sent` again and ends `timed_out`, never sent
+ * again). A claim (`queued` → `sent`) always waits: it is what keeps delivery at most once.
+ */
+const RELAXED = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
+
 /** Commands in a PostgreSQL database shared by every gateway instance. */
 export class PostgresCommandStore implements CommandStore {
   readonly #pool: PostgresPool;
@@ -26,6 +36,55 @@ export class PostgresCommandStore implements CommandStore {
   async insert(commands: readonly NewCommand[]): Promise<void> {
     if (commands.length === 0) return;
     await inTransaction(this.#pool, (client) => insertAll(client, commands));
+  }
+
+  async insertIfRoom(command: NewCommand, maxPending: number) {
+    // One statement instead of a count and a transaction: one round trip and one commit.
+    // Two instances inserting at once may both see room for one more; the limit is a bound
+    // on memory, not a promise to the command.
+    try {
+      const { rows } = await this.#pool.query<{ pending: number; inserted: number }>(
+        `${RELAXED},
+         room AS (
+           SELECT count(*) AS n FROM commands
+           WHERE device_id = $2 AND state IN ('queued', 'sent')),
+         stored AS (
+           INSERT INTO commands (id, device_id, name, params, state, source, fleet_id,
+             requested_by, accepted_by, created_at, updated_at, expires_at, timeout_ms,
+             deadline_at)
+           SELECT $1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $9, $10, $11, $10
+           FROM room WHERE room.n < $12
+           RETURNING 1)
+         SELECT (SELECT n FROM room) AS pending, (SELECT count(*) FROM stored) AS inserted
+         FROM relaxed`,
+        [
+          command.id,
+          command.deviceId,
+          command.name,
+          JSON.stringify(command.params),
+          command.source,
+          command.fleetId ?? null,
+          command.requestedBy ?? null,
+          command.acceptedBy ?? null,
+          command.createdAt,
+          command.expiresAt,
+          command.timeoutMs,
+          maxPending,
+        ],
+      );
+      const row = rows[0];
+      if (row && row.inserted > 0) return { inserted: true } as const;
+      return { inserted: false, pending: row?.pending ?? maxPending } as const;
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new CommandIdTakenError(command.id);
+      throw err;
+    }
+  }
+
+  async durable(): Promise<void> {
+    // A transaction with an id commits with a flush of the WAL up to its commit record, which
+    // takes every relaxed commit before it along.
+    await this.#pool.query('SELECT txid_current()');
   }
 
   async get(id: string): Promise<CommandRecord | undefined> {
@@ -146,8 +205,9 @@ export class PostgresCommandStore implements CommandStore {
     patch: TransitionPatch,
   ): Promise<CommandRecord | undefined> {
     const terminal = isTerminal(to);
+    const relaxed = from.length === 1 && from[0] === 'sent';
     const { rows } = await this.#pool.query<CommandRow>(
-      `UPDATE commands SET
+      `${relaxed ? `${RELAXED} ` : ''}UPDATE commands SET
            state = $2::text,
            updated_at = $3::bigint,
            sent_at = CASE WHEN $2::text = 'sent' THEN $3::bigint ELSE sent_at END,
@@ -158,7 +218,7 @@ export class PostgresCommandStore implements CommandStore {
                               ELSE deadline_at END,
            result = coalesce($5::text, result),
            error = coalesce($6::text, error)
-         WHERE id = $1 AND state = ANY($7::text[])
+         WHERE id = $1 AND state = ANY($7::text[])${relaxed ? ' AND EXISTS (SELECT 1 FROM relaxed)' : ''}
          RETURNING *`,
       [
         id,

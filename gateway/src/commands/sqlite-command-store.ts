@@ -28,6 +28,13 @@ export class SqliteCommandStore implements CommandStore {
   readonly #unclaim: Statement<[string]>;
   // Made once: better-sqlite3 builds a new wrapper (and its BEGIN/COMMIT) per transaction() call.
   readonly #insertBatch: Transaction<(commands: readonly NewCommand[]) => void>;
+  readonly #insertIfRoom: Transaction<
+    (
+      command: NewCommand,
+      maxPending: number,
+    ) => { readonly inserted: true } | { readonly inserted: false; readonly pending: number }
+  >;
+  readonly #activeCount: Statement<[string]>;
   readonly #claim: Transaction<(deviceId: string, window: number, at: number) => CommandRecord[]>;
 
   readonly #statements = new Map<string, Statement>();
@@ -87,6 +94,15 @@ export class SqliteCommandStore implements CommandStore {
        WHERE id = ? AND state = 'sent'`,
     );
     this.#insertBatch = db.transaction((commands) => this.#insertAll(commands));
+    this.#activeCount = db.prepare(
+      `SELECT count(*) AS n FROM commands WHERE device_id = ? AND state IN ('queued', 'sent')`,
+    );
+    this.#insertIfRoom = db.transaction((command, maxPending) => {
+      const { n } = this.#activeCount.get(command.deviceId) as { n: number };
+      if (n >= maxPending) return { inserted: false, pending: n };
+      this.#insertAll([command]);
+      return { inserted: true };
+    });
     this.#claim = db.transaction((deviceId, window, at) => {
       const { n } = this.#sentCount.get(deviceId) as { n: number };
       if (n >= window) return [];
@@ -101,6 +117,10 @@ export class SqliteCommandStore implements CommandStore {
 
   async insert(commands: readonly NewCommand[]): Promise<void> {
     this.#insertBatch(commands);
+  }
+
+  async insertIfRoom(command: NewCommand, maxPending: number) {
+    return this.#insertIfRoom(command, maxPending);
   }
 
   #insertAll(commands: readonly NewCommand[]): void {
@@ -119,6 +139,10 @@ export class SqliteCommandStore implements CommandStore {
         throw err;
       }
     }
+  }
+
+  async durable(): Promise<void> {
+    // Every commit is in the WAL already, which survives a crash of the process.
   }
 
   async get(id: string): Promise<CommandRecord | undefined> {

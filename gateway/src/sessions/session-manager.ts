@@ -64,6 +64,11 @@ export function refuse(
   socket.once('close', () => clearTimeout(timer));
 }
 
+/** One listener for every upgrading socket, not a closure each: `this` is the socket. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 /** The client certificate of a TLS upgrade, if the client sent one. */
 function peerIdentity(socket: Duplex): PeerIdentity | undefined {
   const tls = socket as Partial<TLSSocket>;
@@ -123,7 +128,7 @@ export class SessionManager {
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { metrics, log, config } = this.#context;
     const arrival = ++this.#arrivals;
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== '/v1/connect') {
       metrics.handshakeRejects.inc({ reason: 'not_found' });

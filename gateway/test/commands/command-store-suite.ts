@@ -120,6 +120,22 @@ export function commandStoreConformance(name: string, open: () => Promise<StoreF
       assert.equal(byState.sent, 1);
     });
 
+    it('stores a command only while its device has room, and says how full it was', async () => {
+      const first = command('d1');
+      assert.deepEqual(await store.insertIfRoom(first, 2), { inserted: true });
+      await store.insert([command('d2'), command('d2')]);
+      assert.deepEqual(await store.insertIfRoom(command('d1'), 2), { inserted: true });
+      const refused = command('d1');
+      assert.deepEqual(await store.insertIfRoom(refused, 2), { inserted: false, pending: 2 });
+      assert.equal(await store.get(refused.id), undefined);
+      await assert.rejects(store.insertIfRoom({ ...first }, 10), CommandIdTakenError);
+      // A finished command leaves room again.
+      await store.transition(first.id, ['queued'], 'cancelled', { at: 1_100 });
+      assert.deepEqual(await store.insertIfRoom(refused, 2), { inserted: true });
+      await store.durable();
+      assert.equal((await store.get(refused.id))?.state, 'queued');
+    });
+
     it('counts every device’s active commands when no devices are named', async () => {
       const cs = [command('d1'), command('d1'), command('d2'), command('d3')];
       await store.insert(cs);
