@@ -62,9 +62,15 @@ export interface ReconnectResult {
 // The wall clock: the one clock every process of the bench shares, to the millisecond.
 const now = () => Date.now();
 
-/** Percentiles over `count` devices, of which those missing from `times` never got there. */
-function spread(times: readonly number[], from: number, count: number): Spread {
-  const sorted = times.map((t) => t - from).sort((a, b) => a - b);
+/**
+ * Percentiles over `count` devices, of which those missing from `times`, or later than
+ * `limitMs`, did not get there in time.
+ */
+function spread(times: readonly number[], from: number, count: number, limitMs: number): Spread {
+  const sorted = times
+    .map((t) => t - from)
+    .filter((t) => t <= limitMs)
+    .sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.max(0, Math.ceil(q * count) - 1)] ?? null;
   return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
 }
@@ -169,6 +175,7 @@ function clientCpu(clients: readonly WorkerProcess[]): number {
 }
 
 async function result(
+  ctx: BenchContext,
   clients: readonly WorkerProcess[],
   storm: { list: readonly StormStatus[]; incomplete?: string },
   count: number,
@@ -177,6 +184,7 @@ async function result(
   cpu: { readonly server: number; readonly clients: number },
 ): Promise<{ base: StormResult; times: StormTimes }> {
   const { list, incomplete } = storm;
+  const { deadlineMs } = ctx.options.reconnect;
   const all = await Promise.all(clients.map((c) => c.call<StormTimes>('times', {}, 60_000)));
   const times = {
     firstHello: all.flatMap((t) => t.firstHello),
@@ -193,7 +201,7 @@ async function result(
       restartMs,
       allOnlineMs:
         onlineAtEnd === count ? Math.max(...times.lastHello.map((t) => t - readyAt)) : null,
-      online: spread(times.firstHello, readyAt, count),
+      online: spread(times.firstHello, readyAt, count, deadlineMs),
       attempts: list.reduce((a, s) => a + s.attempts, 0),
       failures: merge(list.map((s) => s.failures)),
       closes: merge(list.map((s) => s.closes)),
@@ -252,7 +260,7 @@ export async function rawStorm(
       server: (cpuSeconds(server.pid) ?? 0) - cpuBefore,
       clients: clientCpu(clients) - clientsBefore,
     };
-    const { base } = await result(clients, settled, r.devices, readyAt - stopAt, readyAt, cpu);
+    const { base } = await result(ctx, clients, settled, r.devices, readyAt - stopAt, readyAt, cpu);
     ctx.log(
       `raw ws: every device back ${ms(base.allOnlineMs)} after the restarted server was ready (${base.attempts} attempts, ${base.serverCpuUsPerHandshake.toFixed(0)} µs server CPU per device)`,
     );
@@ -360,6 +368,7 @@ async function gatewayStorm(
       clients: clientCpu(clients) - clientsBefore,
     };
     const { base, times } = await result(
+      ctx,
       clients,
       settled,
       ids.length,
@@ -367,7 +376,8 @@ async function gatewayStorm(
       readyAt,
       cpu,
     );
-    const commands = spread(times.command, readyAt, ids.length);
+    const { deadlineMs } = ctx.options.reconnect;
+    const commands = spread(times.command, readyAt, ids.length, deadlineMs);
     // An unsettled storm is stopped here, so the gateway can answer the summary.
     if (!base.complete) {
       await Promise.all(clients.map((c) => c.call('close', {}, 30_000).catch(() => undefined)));
@@ -390,7 +400,7 @@ async function gatewayStorm(
       ...base,
       allCommandsMs: base.complete ? commands.maxMs : null,
       commands,
-      commandsDelivered: times.command.length,
+      commandsDelivered: times.command.filter((t) => t - readyAt <= deadlineMs).length,
       fleet: { targeted: summary.targeted, states: summary.states },
     };
   } catch (err) {
