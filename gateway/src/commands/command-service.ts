@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import type {
   CommandResultFrame,
   DeviceType,
   DeviceTypeRegistry,
   JsonObject,
 } from '@iot-gateway/schemas';
-import { formatIssues } from '@iot-gateway/schemas';
 import { Gauge } from 'prom-client';
 import { GatewayError } from '../errors.ts';
 import type { DeviceBus, StatusChange } from '../events/device-bus.ts';
@@ -17,6 +15,8 @@ import type { Device, DeviceRegistry } from '../registry/device-registry.ts';
 import { PeriodicJob } from '../schedules/periodic-job.ts';
 import type { DeviceSession } from '../sessions/device-session.ts';
 import type { CommandResultHandler } from '../sessions/session-context.ts';
+import type { Check } from './command-check.ts';
+import { checkCommand, requestDifferences } from './command-check.ts';
 import type { CommandRouting } from './command-routing.ts';
 import type {
   CommandOrigin,
@@ -31,6 +31,7 @@ import type {
 import { ACTIVE_STATES, COMMAND_STATES, CommandIdTakenError, isTerminal } from './command-store.ts';
 import type { CommandView, FleetView } from './command-view.ts';
 import { commandView, fleetView } from './command-view.ts';
+import { CommandWaiters } from './command-waiters.ts';
 import { DeviceLanes } from './device-lanes.ts';
 import type { Pending } from './pending-counts.ts';
 import { PendingCounts } from './pending-counts.ts';
@@ -86,11 +87,6 @@ export interface CommandServiceDeps {
   readonly routing?: CommandRouting | undefined;
 }
 
-type Issue = { path: string; message: string };
-type Check =
-  | { ok: true; params: JsonObject }
-  | { ok: false; code: 'command_not_supported' | 'validation_failed'; issues: Issue[] };
-
 /** How many overdue commands one sweep step reads. */
 const SWEEP_BATCH = 1000;
 /** How often a waiting request re-reads a command that may be settled on another instance. */
@@ -123,7 +119,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   readonly #maybeQueued = new Set<string>();
   /** Queued and sent per device, when this gateway alone writes the store (no routing). */
   readonly #counts: PendingCounts | undefined;
-  readonly #changes = new EventEmitter();
+  readonly #waiters: CommandWaiters;
   readonly #jobs: PeriodicJob[];
   #started = false;
   #stopped = false;
@@ -131,7 +127,11 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   constructor(deps: CommandServiceDeps, options: CommandServiceOptions) {
     this.#deps = deps;
     this.#options = options;
-    this.#changes.setMaxListeners(0);
+    // Several instances: settled elsewhere and its nudge lost, the store has the final state.
+    this.#waiters = new CommandWaiters({
+      poll: deps.routing ? (id) => deps.store.get(id) : undefined,
+      pollMs: WAIT_POLL_MS,
+    });
     this.#counts = deps.routing ? undefined : new PendingCounts();
     const store = deps.store;
     new Gauge({
@@ -176,7 +176,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     this.#deps.bus.off('status', this.#onStatus);
     await Promise.all(this.#jobs.map((job) => job.stop()));
     await this.#lanes.idle();
-    this.#changes.emit('stop');
+    this.#waiters.stop();
   }
 
   // The bus announces `online` just before the session sends `hello`; the lane runs the delivery
@@ -195,32 +195,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
 
   /** Checks a command against a device type. Issue paths are relative to the request. */
   check(type: DeviceType, name: string, params: JsonObject | undefined): Check {
-    const command = type.commands[name];
-    if (!command) {
-      const known = Object.keys(type.commands);
-      return {
-        ok: false,
-        code: 'command_not_supported',
-        issues: [
-          {
-            path: 'name',
-            message: `device type ${type.name} has no command ${name}; it has: ${known.join(', ') || 'none'}`,
-          },
-        ],
-      };
-    }
-    const parsed = command.paramsSchema.safeParse(params ?? {});
-    if (!parsed.success) {
-      return {
-        ok: false,
-        code: 'validation_failed',
-        issues: formatIssues(parsed.error, 100).map((i) => ({
-          path: i.path ? `params.${i.path}` : 'params',
-          message: i.message,
-        })),
-      };
-    }
-    return { ok: true, params: parsed.data as JsonObject };
+    return checkCommand(type, name, params);
   }
 
   async #device(deviceId: string): Promise<{ device: Device; type: DeviceType }> {
@@ -295,7 +270,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       now: Date.now(),
     });
     // Listening before the command exists, so an answer however fast is not missed.
-    const waiter = waitMs > 0 ? this.#waiter(command.id, waitMs) : undefined;
+    const waiter = waitMs > 0 ? this.#waiters.wait(command.id, waitMs) : undefined;
     try {
       const record = await this.#lanes.run(deviceId, () =>
         this.#accept(command, input, source, type.name),
@@ -371,28 +346,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     input: CommandInput,
     source: 'api' | 'mqtt',
   ): CommandRecord {
-    const differences: Array<{ path: string; message: string }> = [];
-    if (existing.deviceId !== wanted.deviceId) {
-      differences.push({
-        path: 'id',
-        message: `belongs to a command of device ${existing.deviceId}`,
-      });
-    }
-    if (existing.name !== wanted.name) {
-      differences.push({ path: 'name', message: `the command with this id is ${existing.name}` });
-    }
-    if (canonicalJson(existing.params) !== canonicalJson(wanted.params)) {
-      differences.push({
-        path: 'params',
-        message: `the command with this id has ${truncate(canonicalJson(existing.params), 200)}`,
-      });
-    }
-    if (input.timeoutMs !== undefined && input.timeoutMs !== existing.timeoutMs) {
-      differences.push({
-        path: 'timeoutMs',
-        message: `the command with this id has ${existing.timeoutMs}`,
-      });
-    }
+    const differences = requestDifferences(existing, wanted, input.timeoutMs);
     if (differences.length > 0) {
       throw new GatewayError(
         'command_exists',
@@ -568,7 +522,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
    */
   async wait(id: string, ms: number): Promise<CommandView> {
     if (ms <= 0) return this.get(id);
-    const waiter = this.#waiter(id, ms);
+    const waiter = this.#waiters.wait(id, ms);
     try {
       const current = await this.get(id);
       if (isTerminal(current.state) || this.#stopped) return current;
@@ -577,48 +531,6 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     } finally {
       waiter.dispose();
     }
-  }
-
-  /**
-   * Resolves with the command's record once it reaches a final state, or with undefined after
-   * `ms` (or when the gateway stops). Subscribe before reading the command, so that a change
-   * between the read and the wait is not missed.
-   */
-  #waiter(
-    id: string,
-    ms: number,
-  ): { settled: Promise<CommandRecord | undefined>; dispose(): void } {
-    let listener: ((r: CommandRecord) => void) | undefined;
-    let onStop: (() => void) | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let poll: NodeJS.Timeout | undefined;
-    const settled = new Promise<CommandRecord | undefined>((resolve) => {
-      listener = (r) => {
-        if (isTerminal(r.state)) resolve(r);
-      };
-      onStop = () => resolve(undefined);
-      timer = setTimeout(() => resolve(undefined), ms);
-      // Settled on another instance and its nudge lost: the store has the final state.
-      if (this.#deps.routing) {
-        poll = setInterval(() => {
-          this.#deps.store.get(id).then(
-            (r) => r && isTerminal(r.state) && resolve(r),
-            () => {},
-          );
-        }, WAIT_POLL_MS);
-      }
-      this.#changes.on(id, listener);
-      this.#changes.once('stop', onStop);
-    });
-    return {
-      settled,
-      dispose: () => {
-        clearTimeout(timer);
-        clearInterval(poll);
-        if (listener) this.#changes.off(id, listener);
-        if (onStop) this.#changes.off('stop', onStop);
-      },
-    };
   }
 
   /**
@@ -741,9 +653,9 @@ export class CommandService implements CommandResultHandler, CommandIngress {
 
   /** Another instance's nudge: a command accepted here is final; wake its waiting requests. */
   async refresh(commandId: string): Promise<void> {
-    if (this.#changes.listenerCount(commandId) === 0) return;
+    if (!this.#waiters.waiting(commandId)) return;
     const record = await this.#deps.store.get(commandId);
-    if (record) this.#changes.emit(commandId, record);
+    if (record) this.#waiters.changed(record);
   }
 
   /**
@@ -896,7 +808,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     } catch (err) {
       this.#deps.log.warn({ err, commandId: record.id }, 'command state not published');
     }
-    this.#changes.emit(record.id, record);
+    this.#waiters.changed(record);
   }
 
   #assertRunning(): void {
@@ -915,22 +827,4 @@ function queuedRecord(c: NewCommand): CommandRecord {
     updatedAt: c.createdAt,
     deadlineAt: c.expiresAt,
   };
-}
-
-/** JSON with object keys sorted, so that two equal values compare equal as text. */
-function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'null';
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
-            a < b ? -1 : a > b ? 1 : 0,
-          ),
-        )
-      : v,
-  );
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
