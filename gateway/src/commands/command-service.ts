@@ -117,6 +117,8 @@ export class CommandService implements CommandResultHandler, CommandIngress {
    * queued elsewhere comes with a nudge after its commit, and the sweep finds lost nudges.
    */
   readonly #maybeQueued = new Set<string>();
+  /** Devices that connected since the last look for their queued commands (several instances). */
+  #connected = new Set<string>();
   /** Queued and sent per device, when this gateway alone writes the store (no routing). */
   readonly #counts: PendingCounts | undefined;
   readonly #waiters: CommandWaiters;
@@ -186,12 +188,40 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       this.#maybeQueued.delete(change.deviceId);
       return;
     }
-    this.#lanes
-      .run(change.deviceId, () => this.#deliver(change.deviceId))
-      .catch((err) => {
-        this.#deps.log.error({ err, deviceId: change.deviceId }, 'command delivery failed');
-      });
+    if (!this.#deps.routing) {
+      // The counts in memory say whether there is anything to deliver: usually nothing.
+      this.#deliverOnLane(change.deviceId);
+      return;
+    }
+    // Several instances: what is queued for the device is in the shared store. The devices that
+    // connect in one turn are looked up together, one query for a reconnecting fleet.
+    this.#connected.add(change.deviceId);
+    if (this.#connected.size === 1) setImmediate(this.#lookUpConnected);
   };
+
+  readonly #lookUpConnected = (): void => {
+    const ids = [...this.#connected];
+    this.#connected = new Set();
+    this.#deps.store.activeCounts(ids).then(
+      (counts) => {
+        for (const [deviceId, c] of counts) {
+          if (c.queued === 0) continue;
+          this.#maybeQueued.add(deviceId);
+          this.#deliverOnLane(deviceId);
+        }
+      },
+      (err: Error) => {
+        // The sweep's look for queued commands of this instance's devices comes within a second.
+        this.#deps.log.warn({ err: err.message, devices: ids.length }, 'queued commands not found');
+      },
+    );
+  };
+
+  #deliverOnLane(deviceId: string): void {
+    this.#lanes
+      .run(deviceId, () => this.#deliver(deviceId))
+      .catch((err) => this.#deps.log.error({ err, deviceId }, 'command delivery failed'));
+  }
 
   /** Checks a command against a device type. Issue paths are relative to the request. */
   check(type: DeviceType, name: string, params: JsonObject | undefined): Check {
@@ -646,9 +676,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   deliverNow(deviceId: string): void {
     if (this.#stopped || !this.#deps.sessions.get(deviceId)) return;
     this.#maybeQueued.add(deviceId);
-    this.#lanes
-      .run(deviceId, () => this.#deliver(deviceId))
-      .catch((err) => this.#deps.log.error({ err, deviceId }, 'command delivery failed'));
+    this.#deliverOnLane(deviceId);
   }
 
   /** Another instance's nudge: a command accepted here is final; wake its waiting requests. */
