@@ -54,7 +54,7 @@ import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
 import { PressureGate } from './sessions/pressure-gate.ts';
 import type { SessionContext } from './sessions/session-context.ts';
 import { SessionJournal } from './sessions/session-journal.ts';
-import { SessionManager } from './sessions/session-manager.ts';
+import { noteAccepted, SessionManager } from './sessions/session-manager.ts';
 import { InfluxSink } from './sink/influx-sink.ts';
 import { InfluxWriter, parseInfluxUrl } from './sink/influx-writer.ts';
 import { SpoolOnlySink } from './sink/spool-only-sink.ts';
@@ -154,6 +154,9 @@ function describeSink(sink: TelemetrySink, config: Config): string {
   }
   return state.kind;
 }
+
+/** Connections waiting to be accepted; Linux caps it at net.core.somaxconn (4096 by default). */
+const LISTEN_BACKLOG = 4096;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
@@ -459,6 +462,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     maxBufferedBytes: config.MAX_OUTBOUND_BYTES,
   });
 
+  // Upgrades are ordered by when their connection was accepted (after TLS, with TLS), not by
+  // when the gateway got to their request: in a reconnect storm a device's abandoned first
+  // attempt can be read after its second one.
+  app.server.on(tls ? 'secureConnection' : 'connection', noteAccepted);
   app.server.on('upgrade', (req, socket, head) => {
     if (stream.handles(req)) return void stream.handleUpgrade(req, socket, head);
     void sessions.handleUpgrade(req, socket, head);
@@ -529,7 +536,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     { name: 'stream', start: () => stream.start(), stop: () => stream.stop() },
     { name: 'scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
     // Last: devices and operators are let in once everything above is up.
-    { name: 'listen', start: () => app.listen({ host: config.HOST, port: config.PORT }) },
+    {
+      name: 'listen',
+      // A reconnect storm arrives faster than connections are accepted: past the backlog the
+      // kernel drops SYNs, and each device waits out a 1 s, 3 s, 7 s… retransmission.
+      start: () => app.listen({ host: config.HOST, port: config.PORT, backlog: LISTEN_BACKLOG }),
+    },
   ];
   const stopParts = async (count: number): Promise<void> => {
     for (const part of parts.slice(0, count).reverse()) {

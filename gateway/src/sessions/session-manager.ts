@@ -64,6 +64,19 @@ export function refuse(
   socket.once('close', () => clearTimeout(timer));
 }
 
+// The order in which connections were accepted, stamped on each socket.
+const ACCEPTED = Symbol('accepted');
+let accepted = 0;
+
+/**
+ * The server's `connection` (`secureConnection` with TLS) listener: numbers each connection as it
+ * is accepted, which is the order its device opened it in. Of two upgrades of one device, the
+ * one on the later connection is the newer.
+ */
+export function noteAccepted(socket: Duplex): void {
+  (socket as Duplex & { [ACCEPTED]?: number })[ACCEPTED] = ++accepted;
+}
+
 /** One listener for every upgrading socket, not a closure each: `this` is the socket. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
@@ -99,9 +112,8 @@ export class SessionManager {
   readonly #cooldowns = new Map<string, number>();
   /** Sessions closed because their device connected to another instance. */
   readonly #handedOver = new WeakSet<DeviceSession>();
-  /** When each session's upgrade request arrived, as a count: the newest request wins. */
+  /** When each session's connection was accepted, as a count: the newest connection wins. */
   readonly #arrivalOf = new WeakMap<DeviceSession, number>();
-  #arrivals = 0;
   #accepting = true;
   #idle: Array<() => void> = [];
 
@@ -127,7 +139,10 @@ export class SessionManager {
   /** The `upgrade` listener of the HTTP server. */
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { metrics, log, config } = this.#context;
-    const arrival = ++this.#arrivals;
+    const stamped = socket as Duplex & { [ACCEPTED]?: number };
+    // Servers made without noteAccepted (tests) fall back to the order requests were read in.
+    if (stamped[ACCEPTED] === undefined) noteAccepted(socket);
+    const arrival = stamped[ACCEPTED] as number;
     socket.on('error', destroyOnError);
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== '/v1/connect') {

@@ -2,6 +2,7 @@
 // first attempt only after the second holds the session, the older attempt must not replace it
 // (the device would see 4000 session_replaced on its live socket and stop for good).
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { DeviceAuthenticator } from '../../src/auth/device-authenticator.ts';
@@ -64,5 +65,49 @@ describe('an older handshake that finishes last', () => {
     } finally {
       DeviceAuthenticator.prototype.authenticate = original;
     }
+  });
+
+  it('is the one on the earlier connection, even when its request is read last', async () => {
+    const token = await gw.provision('storm-1');
+    const { hostname, port } = new URL(gw.url);
+    // A device opens a connection, and the gateway is too busy to read its request yet...
+    const first = connect(Number(port), hostname);
+    await new Promise<void>((resolve, reject) => {
+      first.once('connect', resolve);
+      first.once('error', reject);
+    });
+    let answer = Buffer.alloc(0);
+    first.on('data', (chunk: Buffer) => {
+      answer = Buffer.concat([answer, chunk]);
+    });
+    const firstClosed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+    // ...the device gives up and connects again, and that session is up first.
+    const newer = await TestDevice.connect(gw.url, token);
+    const liveId = gw.sessions.get('storm-1')?.id;
+    assert.ok(liveId);
+    first.write(
+      [
+        'GET /v1/connect HTTP/1.1',
+        `Host: ${hostname}:${port}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        `Authorization: Bearer ${token}`,
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    await firstClosed;
+    const text = answer.toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 101 /, 'the older attempt completes its upgrade...');
+    const body = answer.subarray(text.indexOf('\r\n\r\n') + 4);
+    assert.equal(body[0], 0x88, '...and gets a close frame');
+    assert.equal(body.readUInt16BE(2), 4000, 'with 4000: it is the one replaced');
+    assert.equal(gw.sessions.get('storm-1')?.id, liveId);
+    newer.send({ type: 'telemetry', seq: 1, metrics: { temperature: 20 } });
+    await newer.ackFor(1);
+    assert.equal(newer.closed, undefined);
+    newer.close();
   });
 });
