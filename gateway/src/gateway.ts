@@ -340,10 +340,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       })
     : undefined;
 
-  new StatusRecorder(
+  const statusPoints = new StatusRecorder(
     { bus, sink, registry, log },
     { tagLabels: config.TELEMETRY_TAG_LABELS },
-  ).start();
+  );
 
   const tls = config.TLS_CERT_FILE
     ? new TlsCredentials(
@@ -499,6 +499,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     { name: 'stalls', start: () => stalls.start(), stop: () => stalls.stop() },
     { name: 'sink', start: () => startSink(), stop: () => sink.close() },
+    // Stopped after the sessions, so their last statuses are handed to the sink before it closes.
+    { name: 'status points', start: () => statusPoints.start(), stop: () => statusPoints.stop() },
     // After the commands stopped, so their last states are in the sink before it closes.
     { name: 'command points', stop: () => commandPoints.flush() },
     { name: 'http', stop: () => app.close() },

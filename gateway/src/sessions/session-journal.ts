@@ -8,15 +8,18 @@ import type { DeviceBus, StatusChange } from '../events/device-bus.ts';
  * killed (SIGKILL, power loss) never announces its devices offline; their retained MQTT status
  * and last InfluxDB status say `online` until each one reconnects, and one that never does stays
  * "online" for good. At the next start the journal names those devices, and the gateway
- * announces them offline (`instance_lost`) before any of them can connect again. One row write
- * per connect and per disconnect; several instances sharing a database do this through their
- * leases instead (cluster/).
+ * announces them offline (`instance_lost`) before any of them can connect again. The connects
+ * and disconnects of one turn of the event loop are written in one transaction; several
+ * instances sharing a database do this through their leases instead (cluster/).
  */
 export class SessionJournal {
   readonly #db: SqliteDatabase;
   readonly #insert: Statement;
   readonly #delete: Statement;
   #bus: DeviceBus | undefined;
+  /** Changes not written yet, in the order they happened. */
+  #pending: StatusChange[] = [];
+  #scheduled = false;
 
   constructor(dataDir: string) {
     this.#db = new Database(join(dataDir, 'sessions.db'));
@@ -64,20 +67,44 @@ export class SessionJournal {
   }
 
   readonly #onStatus = (change: StatusChange): void => {
-    if (change.online) {
-      this.#insert.run(
-        change.deviceId,
-        change.sessionId,
-        change.deviceType,
-        JSON.stringify(change.labels),
-      );
-    } else {
-      this.#delete.run(change.deviceId, change.sessionId);
+    this.#pending.push(change);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      // A crash within this turn loses these rows, as synchronous = NORMAL may lose the last
+      // transactions on power loss: a stale status at worst, never a lost reading.
+      setImmediate(this.#flush);
     }
   };
 
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const changes = this.#pending;
+    if (changes.length === 0 || !this.#db.open) return;
+    this.#pending = [];
+    this.#write(changes);
+  };
+
+  /** One transaction per turn: a row write each would cost a WAL append per handshake. */
+  #write(changes: readonly StatusChange[]): void {
+    this.#db.transaction(() => {
+      for (const change of changes) {
+        if (change.online) {
+          this.#insert.run(
+            change.deviceId,
+            change.sessionId,
+            change.deviceType,
+            JSON.stringify(change.labels),
+          );
+        } else {
+          this.#delete.run(change.deviceId, change.sessionId);
+        }
+      }
+    })();
+  }
+
   close(): void {
     this.#bus?.off('status', this.#onStatus);
+    this.#flush();
     this.#db.close();
   }
 }
