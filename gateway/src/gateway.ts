@@ -249,6 +249,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // A session that never showed life is no more trusted than one that fell silent: it is
     // offline after whichever of the two timeouts is shorter.
     firstFrameTimeoutMs: Math.min(config.FIRST_FRAME_TIMEOUT_MS, config.HEARTBEAT_TIMEOUT_MS),
+    stalls,
   });
   const pressure = new PressureGate({ onHold: () => metrics.backpressure.inc() });
   if (mqtt) pressure.add(mqtt);

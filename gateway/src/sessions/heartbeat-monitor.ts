@@ -20,6 +20,11 @@ export interface HeartbeatOptions {
   readonly firstFrameTimeoutMs: number;
   /** Defaults to the wall clock; tests pass a fake one. */
   readonly now?: () => number;
+  /**
+   * Time the gateway's own event loop was held up. Silence while the gateway could not read is
+   * not the device's: in a reconnect storm a saturated loop leaves answers unread for seconds.
+   */
+  readonly stalls?: { readonly stalledMs: number };
 }
 
 /**
@@ -37,12 +42,14 @@ export class HeartbeatMonitor {
   readonly #now: () => number;
   readonly tickMs: number;
   #timer: NodeJS.Timeout | undefined;
+  #stalledAtLastSweep: number;
 
   constructor(options: HeartbeatOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     const shortest = Math.min(options.intervalMs, options.firstFrameTimeoutMs);
     this.tickMs = Math.max(10, Math.min(250, Math.floor(shortest / 4)));
+    this.#stalledAtLastSweep = options.stalls?.stalledMs ?? 0;
   }
 
   get size(): number {
@@ -72,13 +79,18 @@ export class HeartbeatMonitor {
   /** One pass over all sessions; public so tests can drive it with a fake clock. */
   sweep(): void {
     const now = this.#now();
-    const { intervalMs, timeoutMs, firstFrameTimeoutMs } = this.#options;
+    const { intervalMs, timeoutMs, firstFrameTimeoutMs, stalls } = this.#options;
+    const stalled = stalls?.stalledMs ?? 0;
+    const credit = stalled - this.#stalledAtLastSweep;
+    this.#stalledAtLastSweep = stalled;
     for (const session of this.#sessions) {
       if (session.paused) {
         // Silence caused by our own backpressure is not the device's fault.
         session.lastSeen = now;
         continue;
       }
+      // Nor is silence while the gateway itself was held up.
+      if (credit > 0) session.lastSeen = Math.min(now, session.lastSeen + credit);
       const silentFor = now - session.lastSeen;
       const limit = session.alive ? timeoutMs : firstFrameTimeoutMs;
       if (silentFor >= limit) {

@@ -20,6 +20,29 @@ function watched(now: number): Watched & { pings: number; expired?: string } {
 }
 
 describe('HeartbeatMonitor (fake timers)', () => {
+  it("does not count the gateway's own stalls as the device's silence", (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+    const stalls = { stalledMs: 0 };
+    const monitor = new HeartbeatMonitor({
+      intervalMs: 1000,
+      timeoutMs: 3000,
+      firstFrameTimeoutMs: 3000,
+      stalls,
+    });
+    const s = watched(Date.now());
+    monitor.add(s);
+    t.mock.timers.tick(2000);
+    // The loop was held up for 2 s of the last 2; the sweep that ran late credits it.
+    stalls.stalledMs = 2000;
+    monitor.sweep();
+    t.mock.timers.tick(2999);
+    monitor.sweep();
+    assert.equal(s.expired, undefined, '3 s of silence the device is to blame for, less 1 ms');
+    t.mock.timers.tick(1);
+    monitor.sweep();
+    assert.equal(s.expired, 'heartbeat_timeout');
+  });
+
   it('pings a quiet session every interval and expires it at the timeout', (t) => {
     t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
     const monitor = new HeartbeatMonitor({
