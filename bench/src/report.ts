@@ -90,10 +90,11 @@ export function checkTargets(
   if (t?.gatewayChecks) {
     const i = t.gatewayChecks.influx;
     const i0 = t.gatewayQos0Checks?.influx;
+    const ib = t.gatewayBatchChecks?.influx;
     checks.push({
       target: 'InfluxDB holds every acked reading',
-      measured: `${f0(i.stored)} stored / ${f0(i.acked)} acked${i0 ? `; (c0) ${f0(i0.stored)} / ${f0(i0.acked)}` : ''}`,
-      met: i.everyAckedStored && (i0?.everyAckedStored ?? true),
+      measured: `${f0(i.stored)} stored / ${f0(i.acked)} acked${i0 ? `; (c0) ${f0(i0.stored)} / ${f0(i0.acked)}` : ''}${ib ? `; (cb) ${f0(ib.stored)} / ${f0(ib.acked)}` : ''}`,
+      met: i.everyAckedStored && (i0?.everyAckedStored ?? true) && (ib?.everyAckedStored ?? true),
     });
     const m = t.gatewayChecks.mqtt;
     checks.push({
@@ -204,7 +205,7 @@ export function renderMarkdown(r: BenchResults): string {
     out.push(
       '### Throughput',
       '',
-      `Load shapes (devices × unacked frames per device): ${shapes}, over ${s.clients} load processes, one JSON reading per frame; ${s.warmupS} s warm-up, ${s.durationS} s measured per run. Each server is shown at the shape where it did best; for (c) and (d) that is the most frames/s through every stage, acked after InfluxDB and delivered over MQTT (messages the broker acknowledged: for the gateway accepted frames − queue growth − drops, for (d) the PUBACKs MQTT.js received), and "vs (b)" compares that figure. (c0) is the gateway with \`MQTT_TELEMETRY_QOS=0\`, run at (c)'s best shape only. Server CPU is the server process's own (process.cpuUsage over IPC; the gateway's process_cpu_*_seconds_total from /metrics).`,
+      `Load shapes (devices × unacked frames per device): ${shapes}, over ${s.clients} load processes, one JSON reading per frame; ${s.warmupS} s warm-up, ${s.durationS} s measured per run. Each server is shown at the shape where it did best; for (c) and (d) that is the most frames/s through every stage, acked after InfluxDB and delivered over MQTT (messages the broker acknowledged: for the gateway accepted frames − queue growth − drops, for (d) the PUBACKs MQTT.js received), and "vs (b)" compares that figure. (c0) is the gateway with \`MQTT_TELEMETRY_QOS=0\` and (cb) with \`MQTT_TELEMETRY_FORMAT=batch\` (QoS 1), each run at (c)'s best shape only; for (cb) "MQTT delivered/s" counts the frames its messages carried. Server CPU is the server process's own (process.cpuUsage over IPC; the gateway's process_cpu_*_seconds_total from /metrics).`,
       '',
     );
     const rows: string[][] = [];
@@ -235,6 +236,7 @@ export function renderMarkdown(r: BenchResults): string {
     add('(d) Socket.IO pipeline (zod, influx, MQTT.js QoS 1)', t.pipeline, sidecars(t.pipeline));
     add('(c) gateway, full pipeline (telemetry QoS 1)', t.gateway, sidecars(t.gateway));
     add('(c0) gateway, telemetry QoS 0', t.gatewayQos0, sidecars(t.gatewayQos0));
+    add('(cb) gateway, telemetry QoS 1 in batches', t.gatewayBatch, sidecars(t.gatewayBatch));
     out.push(
       table(
         [
@@ -265,6 +267,7 @@ export function renderMarkdown(r: BenchResults): string {
     };
     gatewayChecks('(c)', 1, t.gatewayChecks);
     gatewayChecks('(c0)', 0, t.gatewayQos0Checks);
+    gatewayChecks('(cb)', 1, t.gatewayBatchChecks);
     const d = t.pipelineChecks;
     if (d) {
       out.push(
@@ -281,6 +284,7 @@ export function renderMarkdown(r: BenchResults): string {
       ['(d) Socket.IO pipeline', t.runs.pipeline],
       ['(c) gateway', t.runs.gateway],
       ['(c0) gateway, QoS 0', t.runs.gatewayQos0],
+      ['(cb) gateway, batches', t.runs.gatewayBatch],
     ] as const) {
       for (const x of list ?? []) {
         all.push([

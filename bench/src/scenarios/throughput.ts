@@ -109,6 +109,7 @@ export interface ThroughputResult {
     readonly pipeline?: readonly ServerLoadResult[];
     readonly gateway?: readonly ServerLoadResult[];
     readonly gatewayQos0?: readonly ServerLoadResult[];
+    readonly gatewayBatch?: readonly ServerLoadResult[];
   };
   /** Each server at its best shape (most frames/s); the ratios compare these. */
   readonly raw?: ServerLoadResult;
@@ -122,6 +123,9 @@ export interface ThroughputResult {
   /** (c0) the same gateway with `MQTT_TELEMETRY_QOS=0`, at (c)'s best shape. */
   readonly gatewayQos0?: ServerLoadResult;
   readonly gatewayQos0Checks?: GatewayChecks;
+  /** (cb) the gateway at QoS 1 with `MQTT_TELEMETRY_FORMAT=batch`, at (c)'s best shape. */
+  readonly gatewayBatch?: ServerLoadResult;
+  readonly gatewayBatchChecks?: GatewayChecks;
   readonly commands?: CommandsResult;
 }
 
@@ -380,6 +384,7 @@ interface GatewayRunSpec {
   /** `(c) gateway` or `(c0) gateway, telemetry QoS 0`. */
   readonly label: string;
   readonly telemetryQos: 0 | 1;
+  readonly telemetryFormat?: 'frame' | 'batch';
   /** Indices into the throughput shapes: (c) runs at every shape, (c0) at (c)'s best. */
   readonly shapes: readonly number[];
   readonly withCommands: boolean;
@@ -394,13 +399,14 @@ async function benchGateway(
   const { throughput: t } = ctx.options;
   const { influx, mosquitto } = await ctx.services();
   const { gateway, database } = await ctx.startGateway(
-    `throughput-qos${spec.telemetryQos}`,
+    `throughput-qos${spec.telemetryQos}${spec.telemetryFormat === 'batch' ? '-batch' : ''}`,
     registryDir,
     {
       // Throughput runs are meant to saturate the gateway: lift the per-session rate limit.
       RATE_LIMIT_PER_SEC: '1000000',
       RATE_LIMIT_BURST: '1000000',
       MQTT_TELEMETRY_QOS: String(spec.telemetryQos),
+      MQTT_TELEMETRY_FORMAT: spec.telemetryFormat ?? 'frame',
     },
   );
   const sidecars = {
@@ -501,6 +507,7 @@ export async function runThroughput(
     pipeline?: ServerLoadResult[];
     gateway?: ServerLoadResult[];
     gatewayQos0?: ServerLoadResult[];
+    gatewayBatch?: ServerLoadResult[];
   } = {};
   let pipelineChecks: PipelineChecks | undefined;
   if (parts.baselines) {
@@ -520,6 +527,7 @@ export async function runThroughput(
   runs.gateway = gw.runs;
   const gateway = best(runs.gateway);
   let qos0: Awaited<ReturnType<typeof benchGateway>> | undefined;
+  let batch: Awaited<ReturnType<typeof benchGateway>> | undefined;
   if (parts.baselines && gateway) {
     // One shape only, to keep the whole run short: the one where (c) did best at QoS 1.
     qos0 = await benchGateway(ctx, registryDir, groups, {
@@ -529,11 +537,20 @@ export async function runThroughput(
       withCommands: false,
     });
     runs.gatewayQos0 = qos0.runs;
+    batch = await benchGateway(ctx, registryDir, groups, {
+      label: '(cb) gateway, telemetry in batches',
+      telemetryQos: 1,
+      telemetryFormat: 'batch',
+      shapes: [shapes.indexOf(gateway.shape)],
+      withCommands: false,
+    });
+    runs.gatewayBatch = batch.runs;
   }
   const raw = best(runs.raw ?? []);
   const socketio = best(runs.socketio ?? []);
   const pipeline = best(runs.pipeline ?? []);
   const gatewayQos0 = best(runs.gatewayQos0 ?? []);
+  const gatewayBatch = best(runs.gatewayBatch ?? []);
   return {
     settings: ctx.options.throughput,
     runs,
@@ -545,6 +562,8 @@ export async function runThroughput(
     gatewayChecks: gw.checks,
     ...(gatewayQos0 ? { gatewayQos0 } : {}),
     ...(qos0 ? { gatewayQos0Checks: qos0.checks } : {}),
+    ...(gatewayBatch ? { gatewayBatch } : {}),
+    ...(batch ? { gatewayBatchChecks: batch.checks } : {}),
     ...(gw.commands ? { commands: gw.commands } : {}),
   };
 }
