@@ -133,7 +133,7 @@ export const configSchema = z
     SPOOL_MAX_BYTES: int(64 * 1024, 2 ** 50).default(1024 * 1024 * 1024),
     SPOOL_FSYNC: z.enum(['batch', 'none']).default('batch'),
     INFLUX_BATCH_SIZE: int(1, 100_000).default(5_000),
-    INFLUX_FLUSH_MS: int(0, 60_000).default(0),
+    INFLUX_FLUSH_MS: int(0, 60_000).default(5),
     INFLUX_MAX_IN_FLIGHT: int(1, 64).default(4),
     INFLUX_TIMEOUT_MS: int(100, 600_000).default(2_000),
     STATS_INTERVAL_MS: int(1000, 3_600_000).default(5_000),

@@ -11,8 +11,9 @@ export interface InfluxSinkOptions {
   /** A batch is written once it holds this many lines... */
   readonly batchSize: number;
   /**
-   * ...or once its oldest line waited this long. 0: at the end of the current turn of the event
-   * loop, which keeps latency low when idle while batches still grow under load.
+   * ...or, while another write is under way, once its oldest line waited this long. A sink with
+   * no write under way writes at the end of the current turn of the event loop, so an idle
+   * gateway acks at once. 0: always at the end of the turn.
    */
   readonly flushMs: number;
   /** Write requests under way at once. */
@@ -140,9 +141,11 @@ export class InfluxSink implements TelemetrySink {
     if (this.#batchLines >= this.#options.batchSize) this.#cut();
     else if (!this.#cutScheduled) {
       this.#cutScheduled = true;
-      // With no linger, everything written in this turn of the event loop goes out together;
-      // under load, batches grow by themselves while every write slot is busy (see #pump).
-      if (this.#options.flushMs === 0) setImmediate(this.#cutNow);
+      // Idle, everything written in this turn of the event loop goes out together. Busy, the
+      // batch lingers: each write ends in one ack per session it holds frames of, and a write
+      // per turn under load holds one or two frames per session, so acks (a syscall each, and a
+      // burst the device answers) would cost more than the readings themselves.
+      if (this.#options.flushMs === 0 || this.#inFlight === 0) setImmediate(this.#cutNow);
       else this.#timer = setTimeout(this.#cutNow, this.#options.flushMs);
     }
   }

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createLogger } from '../../src/logger.ts';
+import { GatewayMetrics } from '../../src/metrics.ts';
+import { InfluxSink } from '../../src/sink/influx-sink.ts';
+import { InfluxWriter, type WriteOutcome } from '../../src/sink/influx-writer.ts';
+import type { DurabilityListener } from '../../src/sink/telemetry-sink.ts';
+import { Spool } from '../../src/spool/spool.ts';
+
+/** A writer whose requests stay open until the test answers them. */
+class HeldWriter extends InfluxWriter {
+  readonly bodies: string[] = [];
+  readonly #answers: Array<(outcome: WriteOutcome) => void> = [];
+
+  constructor() {
+    super('http://127.0.0.1:9/unused', { timeoutMs: 60_000, maxSockets: 1 });
+  }
+
+  override writeText(text: string): Promise<WriteOutcome> {
+    this.bodies.push(text);
+    return new Promise((resolve) => this.#answers.push(resolve));
+  }
+
+  override async ensureDatabase(): Promise<WriteOutcome> {
+    return { kind: 'ok' };
+  }
+
+  answerAll(): void {
+    for (const answer of this.#answers.splice(0)) answer({ kind: 'ok' });
+  }
+}
+
+describe('InfluxSink batching', () => {
+  it('writes at once when idle, and lingers flushMs for more lines while a write is under way', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-gateway-linger-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const spool = new Spool({ dir, maxBytes: 1e8, fsync: 'none' });
+    await spool.open();
+    const writer = new HeldWriter();
+    const sink = new InfluxSink(
+      writer,
+      spool,
+      { metrics: new GatewayMetrics({ defaultMetrics: false }), log: createLogger('silent') },
+      { batchSize: 1000, flushMs: 5, maxInFlight: 4, deadLetterFile: join(dir, 'dead') },
+    );
+    await sink.start();
+    const durable: number[] = [];
+    const listener: DurabilityListener = {
+      durable: (ticket) => durable.push(ticket),
+      failed: (_ticket, err) => assert.fail(err),
+    };
+    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+
+    sink.append('a 1', 1, listener, 1);
+    t.mock.timers.tick(0);
+    assert.deepEqual(writer.bodies, ['a 1'], 'an idle sink writes at the end of the turn');
+
+    sink.append('b 2', 1, listener, 2);
+    sink.append('c 3', 1, listener, 3);
+    t.mock.timers.tick(4);
+    assert.deepEqual(writer.bodies, ['a 1'], 'busy: the batch waits for more lines');
+    sink.append('d 4', 1, listener, 4);
+    t.mock.timers.tick(1);
+    assert.deepEqual(writer.bodies, ['a 1', 'b 2\nc 3\nd 4'], 'and goes after flushMs');
+
+    t.mock.timers.reset();
+    writer.answerAll();
+    await sink.flush();
+    assert.deepEqual(
+      durable.sort((x, y) => x - y),
+      [1, 2, 3, 4],
+    );
+    await sink.close();
+  });
+});
