@@ -10,12 +10,13 @@ import { machineInfo, versions } from './src/machine.ts';
 import { parseOptions, USAGE } from './src/options.ts';
 import { provisionDevices } from './src/provision.ts';
 import {
+  ABUSE_SECTION,
   type BenchResults,
+  CLUSTER_SECTION,
   checkTargets,
   renderMarkdown,
-  updateAbuseSection,
   updateBenchmarksMd,
-  updateClusterSection,
+  updateScenarioSection,
   writeResults,
 } from './src/report.ts';
 import { type AbuseResult, renderAbuse, runAbuse } from './src/scenarios/abuse.ts';
@@ -189,7 +190,13 @@ try {
     const section = renderAbuse(abuse);
     process.stdout.write(`\n${section}\n`);
     if (!options.quick && !argv.includes('--no-md') && failures.length === 0) {
-      updateAbuseSection(join(ROOT, 'BENCHMARKS.md'), results, section, relative(ROOT, file));
+      updateScenarioSection(
+        join(ROOT, 'BENCHMARKS.md'),
+        ABUSE_SECTION,
+        results,
+        section,
+        relative(ROOT, file),
+      );
       ctx.log('BENCHMARKS.md abuse section updated');
     }
   }
@@ -197,7 +204,13 @@ try {
     const section = renderCluster(cluster);
     process.stdout.write(`\n${section}\n`);
     if (!options.quick && !argv.includes('--no-md') && failures.length === 0) {
-      updateClusterSection(join(ROOT, 'BENCHMARKS.md'), results, section, relative(ROOT, file));
+      updateScenarioSection(
+        join(ROOT, 'BENCHMARKS.md'),
+        CLUSTER_SECTION,
+        results,
+        section,
+        relative(ROOT, file),
+      );
       ctx.log('BENCHMARKS.md cluster section updated');
     }
   }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProfileSummary } from './cpu-profile.ts';
 import type { MachineInfo, Versions } from './machine.ts';
+import { table } from './markdown-table.ts';
 import type { AbuseResult } from './scenarios/abuse.ts';
 import type { ClusterResult } from './scenarios/cluster.ts';
 import type { LivenessResult } from './scenarios/liveness.ts';
@@ -172,18 +173,6 @@ export function checkTargets(
     });
   }
   return checks;
-}
-
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]) =>
-    `| ${r.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  return [
-    line(header),
-    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
-    ...rows.map(line),
-  ].join('\n');
 }
 
 /** The results as Markdown: what `npm run bench` prints and BENCHMARKS.md holds. */
@@ -586,30 +575,32 @@ export function updateBenchmarksMd(file: string, markdown: string, resultsFile: 
   );
 }
 
-/** Rewrites the robustness section of BENCHMARKS.md (`npm run bench -- abuse`). */
-export function updateAbuseSection(
-  file: string,
-  results: BenchResults,
-  markdown: string,
-  resultsFile: string,
-): void {
-  const m = results.machine;
-  const header =
-    `Run ${results.startedAt} with \`${results.command}\`. Machine: ${m.cpuModel}, ${m.cores} cores, ` +
-    `${m.memoryGiB} GiB, Linux ${m.kernel}; the attackers, the healthy fleet, influxd, mosquitto ` +
-    'and the gateway share it.';
-  replaceSection(
-    file,
-    '<!-- abuse results: begin -->',
-    '<!-- abuse results: end -->',
-    `${header}\n\n${markdown}\n\nRaw numbers: [${resultsFile}](${resultsFile}).`,
-    'Robustness: the gateway under attack',
-  );
+/** A section of BENCHMARKS.md that one scenario run rewrites on its own, between two markers. */
+export interface ScenarioSection {
+  /** `abuse` → `<!-- abuse results: begin -->` … `<!-- abuse results: end -->`. */
+  readonly marker: string;
+  /** The heading it goes under when BENCHMARKS.md does not hold the markers yet. */
+  readonly heading: string;
+  /** What shares the machine with the servers, for the header line. */
+  readonly sharedBy: string;
 }
 
-/** Rewrites the scale-out section of BENCHMARKS.md (`npm run bench -- cluster`). */
-export function updateClusterSection(
+export const ABUSE_SECTION: ScenarioSection = {
+  marker: 'abuse',
+  heading: 'Robustness: the gateway under attack',
+  sharedBy: 'the attackers, the healthy fleet, influxd, mosquitto and the gateway',
+};
+
+export const CLUSTER_SECTION: ScenarioSection = {
+  marker: 'cluster',
+  heading: 'Several instances: what the shared store costs',
+  sharedBy: 'the load generator, PostgreSQL, influxd, mosquitto and the gateway instances',
+};
+
+/** Rewrites a scenario's own section of BENCHMARKS.md (`npm run bench -- abuse`, `-- cluster`). */
+export function updateScenarioSection(
   file: string,
+  section: ScenarioSection,
   results: BenchResults,
   markdown: string,
   resultsFile: string,
@@ -617,13 +608,12 @@ export function updateClusterSection(
   const m = results.machine;
   const header =
     `Run ${results.startedAt} with \`${results.command}\`. Machine: ${m.cpuModel}, ${m.cores} cores, ` +
-    `${m.memoryGiB} GiB, Linux ${m.kernel}; the load generator, PostgreSQL, influxd, mosquitto ` +
-    'and the gateway instances share it.';
+    `${m.memoryGiB} GiB, Linux ${m.kernel}; ${section.sharedBy} share it.`;
   replaceSection(
     file,
-    '<!-- cluster results: begin -->',
-    '<!-- cluster results: end -->',
+    `<!-- ${section.marker} results: begin -->`,
+    `<!-- ${section.marker} results: end -->`,
     `${header}\n\n${markdown}\n\nRaw numbers: [${resultsFile}](${resultsFile}).`,
-    'Several instances: what the shared store costs',
+    section.heading,
   );
 }

@@ -10,6 +10,7 @@ import type { BenchContext } from '../bench-context.ts';
 import { sleep } from '../bench-context.ts';
 import type { GatewayProcess, MetricsSample } from '../gateway-process.ts';
 import { type LoadPhaseResult, runLoadPhase } from '../load-phase.ts';
+import { table } from '../markdown-table.ts';
 import type { LoadShape } from '../options.ts';
 import { findPid } from '../proc-stats.ts';
 import { type DeviceGroup, provisionDevices, provisionPostgresDevices } from '../provision.ts';
@@ -396,11 +397,6 @@ export function clusterTargets(r: ClusterResult): TargetCheck[] {
       met: hs >= 0.8 && r.handshakes.postgres.failed === 0,
     },
   ];
-}
-
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const line = (r: readonly string[]) => `| ${r.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 /** The scale-out section of BENCHMARKS.md (`npm run bench -- cluster`). */
