@@ -41,6 +41,18 @@ const noLog = (): void => {};
 
 /** Most readings one `batch` format message carries, as in a device's own batch frame. */
 const MAX_BATCH_READINGS = PROTOCOL_LIMITS.maxBatchReadings;
+/**
+ * Most metric values in one `batch` format message. A device's batch frame is bounded by
+ * MAX_FRAME_BYTES; joined frames are not, and 500 readings of 64 long strings would make a
+ * message of megabytes. 4,096 values keep it under about 1.5 MB at worst.
+ */
+const MAX_BATCH_METRICS = 4096;
+
+function metricCount(frame: TelemetryAccepted): number {
+  let n = 0;
+  for (const reading of frame.readings) for (const _ in reading.metrics) n++;
+  return n;
+}
 
 interface SessionTelemetry {
   readonly topic: string;
@@ -56,6 +68,7 @@ interface SessionTelemetry {
 class TelemetryBatch implements BodyRenderer {
   readonly frames: TelemetryAccepted[] = [];
   readings = 0;
+  metrics = 0;
   closed = false;
   readonly #json: TelemetryJson;
 
@@ -63,9 +76,10 @@ class TelemetryBatch implements BodyRenderer {
     this.#json = json;
   }
 
-  add(frame: TelemetryAccepted): void {
+  add(frame: TelemetryAccepted, metrics: number): void {
     this.frames.push(frame);
     this.readings += frame.readings.length;
+    this.metrics += metrics;
   }
 
   render(): string | undefined {
@@ -369,17 +383,19 @@ export class MqttBridge {
    */
   #batchTelemetry(session: SessionTelemetry, frame: TelemetryAccepted): void {
     const open = session.open;
+    const metrics = metricCount(frame);
     if (
       open &&
       !open.closed &&
       this.#ready &&
-      open.readings + frame.readings.length <= MAX_BATCH_READINGS
+      open.readings + frame.readings.length <= MAX_BATCH_READINGS &&
+      open.metrics + metrics <= MAX_BATCH_METRICS
     ) {
-      open.add(frame);
+      open.add(frame, metrics);
       return;
     }
     const batch = new TelemetryBatch(session.json);
-    batch.add(frame);
+    batch.add(frame, metrics);
     session.open = this.#ready ? batch : undefined;
     this.#enqueue({
       topic: session.topic,

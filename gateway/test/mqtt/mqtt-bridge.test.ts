@@ -340,6 +340,22 @@ describe('MqttBridge telemetry in batches', () => {
     }
   });
 
+  it('keeps a joined message within 4,096 metric values', async () => {
+    const t = track(createTestBridge(broker.url, { telemetryFormat: 'batch' }));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/+/telemetry`));
+    await connected(t);
+    // 64 metrics a reading: 64 readings fill 4,096 values, well before 500 readings.
+    const metrics = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [`m${i}`, 'x'.repeat(256)]),
+    );
+    for (let seq = 1; seq <= 200; seq++) t.bus.emit('telemetry', telemetry('b4', seq, metrics));
+    const readings = () => recorder.messages.reduce((n, m) => n + m.body.readings.length, 0);
+    await waitUntil(() => readings() === 200, { message: 'every reading published' });
+    for (const m of recorder.messages) {
+      assert.ok(m.body.readings.length <= 64, `${m.body.readings.length} readings of 64 metrics`);
+    }
+  });
+
   it('starts a new message for frames that arrive after the last one went out', async () => {
     const t = track(createTestBridge(broker.url, { telemetryFormat: 'batch' }));
     const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/+/telemetry`));
