@@ -12,7 +12,6 @@ import Fastify, { LogController } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
-  serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import { WebSocketServer } from 'ws';
@@ -24,6 +23,7 @@ import { registerEventRoutes } from './api/event-routes.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
 import { clientErrorHandler, installErrorHandling } from './api/http-errors.ts';
 import { installOriginPolicy } from './api/origins.ts';
+import { responseSerializerCompiler } from './api/response-serializer.ts';
 import { registerScheduleRoutes } from './api/schedule-routes.ts';
 import { registerSchemaRoutes } from './api/schema-routes.ts';
 import { registerTelemetryRoutes } from './api/telemetry-routes.ts';
@@ -394,7 +394,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
   installErrorHandling(app, metrics);
   installOriginPolicy(app, config.ALLOWED_ORIGINS);
   await app.register(fastifySwagger, {

@@ -1,0 +1,23 @@
+import fastJson from 'fast-json-stringify';
+import type { FastifySerializerCompiler } from 'fastify/types/schema.js';
+import { serializerCompiler as zodSerializerCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+/**
+ * Response bodies written by fast-json-stringify (fastify's own serializer) from the JSON
+ * Schema of each route's zod response schema, instead of a zod parse and `JSON.stringify` per
+ * response: on the command routes that was a fifth of the request's CPU. As with zod's output,
+ * properties the schema does not name are left out. A schema JSON Schema cannot express (a
+ * transform, say) keeps the zod serializer.
+ */
+export const responseSerializerCompiler: FastifySerializerCompiler<unknown> = (route) => {
+  const { schema } = route;
+  if (!(schema instanceof z.ZodType)) return zodSerializerCompiler(route as never);
+  let json: fastJson.Schema;
+  try {
+    json = z.toJSONSchema(schema, { io: 'output', target: 'draft-7' }) as fastJson.Schema;
+  } catch {
+    return zodSerializerCompiler(route as never);
+  }
+  return fastJson(json);
+};
