@@ -81,8 +81,10 @@ export class HeartbeatMonitor {
     const now = this.#now();
     const { intervalMs, timeoutMs, firstFrameTimeoutMs, stalls } = this.#options;
     const stalled = stalls?.stalledMs ?? 0;
-    const credit = stalled - this.#stalledAtLastSweep;
-    this.#stalledAtLastSweep = stalled;
+    // Whole milliseconds: lastSeen is a wall-clock time, stored as an integer (PostgreSQL's
+    // bigint refuses a fraction, and with it the renewal that carries it).
+    const credit = Math.floor(stalled - this.#stalledAtLastSweep);
+    this.#stalledAtLastSweep += credit;
     for (const session of this.#sessions) {
       if (session.paused) {
         // Silence caused by our own backpressure is not the device's fault.

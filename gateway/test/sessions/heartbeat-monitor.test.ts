@@ -43,6 +43,26 @@ describe('HeartbeatMonitor (fake timers)', () => {
     assert.equal(s.expired, 'heartbeat_timeout');
   });
 
+  it('credits stalls in whole milliseconds, carrying the fractions to the next sweep', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+    const stalls = { stalledMs: 0 };
+    const monitor = new HeartbeatMonitor({
+      intervalMs: 1000,
+      timeoutMs: 60_000,
+      firstFrameTimeoutMs: 60_000,
+      stalls,
+    });
+    const s = watched(Date.now());
+    monitor.add(s);
+    t.mock.timers.tick(5000);
+    stalls.stalledMs = 250.6;
+    monitor.sweep();
+    assert.equal(s.lastSeen, 1_000_250, 'an integer, as the stores keep it');
+    stalls.stalledMs = 500.9;
+    monitor.sweep();
+    assert.equal(s.lastSeen, 1_000_500, 'the fractions add up instead of being lost');
+  });
+
   it('pings a quiet session every interval and expires it at the timeout', (t) => {
     t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
     const monitor = new HeartbeatMonitor({
