@@ -1,8 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { API_KEY_PREFIX, hashesMatch, hashSecret, newSecret } from '../auth/secrets.ts';
 import type { PostgresPool } from '../store/postgres.ts';
+import { columns, prepared } from '../store/postgres.ts';
 import type { ApiKey, ApiKeyRow, ApiKeyStore, Role } from './api-key-store.ts';
 import { AdminToken, toApiKey } from './api-key-store.ts';
+
+// Every operator request.
+const BY_HASH = prepared(
+  'api-keys-by-hash',
+  `SELECT ${columns<ApiKeyRow>({
+    id: true,
+    name: true,
+    role: true,
+    key_hash: true,
+    created_at: true,
+    last_used_at: true,
+    revoked_at: true,
+  })} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
+);
 
 /** API keys in a PostgreSQL database shared by every gateway instance. */
 export class PostgresApiKeyStore implements ApiKeyStore {
@@ -19,10 +34,7 @@ export class PostgresApiKeyStore implements ApiKeyStore {
     const hash = hashSecret(secret);
     const admin = this.#admin.match(hash);
     if (admin) return admin;
-    const { rows } = await this.#pool.query<ApiKeyRow>(
-      'SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
-      [hash],
-    );
+    const { rows } = await this.#pool.query<ApiKeyRow>(BY_HASH([hash]));
     const row = rows[0];
     if (!row || !hashesMatch(hash, row.key_hash)) return undefined;
     return toApiKey(row);

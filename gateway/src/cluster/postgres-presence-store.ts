@@ -1,5 +1,5 @@
 import type { PostgresPool } from '../store/postgres.ts';
-import { inTransaction } from '../store/postgres.ts';
+import { columns, inTransaction, prepared } from '../store/postgres.ts';
 import type { LostInstance, PresenceStore, SessionHolder } from './presence-store.ts';
 
 interface HolderRow {
@@ -17,6 +17,43 @@ const toHolder = (row: HolderRow): SessionHolder => ({
   connectedAt: row.connected_at,
   lastSeenAt: row.last_seen_at,
 });
+
+// Every handshake claims and every session end releases; the renewal runs every few seconds.
+// Its commit does not wait for the disk: a claim a database crash loses is claimed again by the
+// holder's next renewal (Cluster finds its claims missing), unlike a command state.
+const CLAIM_FREE = prepared(
+  'presence-claim-free',
+  `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
+   claimed AS (
+     INSERT INTO device_sessions
+       (device_id, instance_id, session_id, connected_at, last_seen_at)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO NOTHING RETURNING 1)
+   SELECT (SELECT count(*) FROM claimed) AS n FROM relaxed`,
+);
+const RELEASE = prepared(
+  'presence-release',
+  'DELETE FROM device_sessions WHERE device_id = $1 AND session_id = $2',
+);
+const HOLDERS = prepared(
+  'presence-holders',
+  `SELECT ${columns<HolderRow>({
+    device_id: true,
+    instance_id: true,
+    session_id: true,
+    connected_at: true,
+    last_seen_at: true,
+  })} FROM device_sessions WHERE device_id = ANY($1)`,
+);
+const RENEW_LEASE = prepared(
+  'presence-renew-lease',
+  'UPDATE instances SET lease_until = $2 WHERE id = $1',
+);
+const RENEW_SEEN = prepared(
+  'presence-renew-seen',
+  `UPDATE device_sessions s SET last_seen_at = greatest(s.last_seen_at, t.ts)
+   FROM unnest($2::text[], $3::bigint[]) AS t(id, ts)
+   WHERE s.device_id = t.id AND s.instance_id = $1`,
+);
 
 /** Presence in the PostgreSQL database the instances share. */
 export class PostgresPresenceStore implements PresenceStore {
@@ -49,18 +86,10 @@ export class PostgresPresenceStore implements PresenceStore {
     seen: ReadonlyMap<string, number>,
   ): Promise<boolean> {
     return inTransaction(this.#pool, async (client) => {
-      const lease = await client.query('UPDATE instances SET lease_until = $2 WHERE id = $1', [
-        instanceId,
-        leaseUntil,
-      ]);
+      const lease = await client.query(RENEW_LEASE([instanceId, leaseUntil]));
       if ((lease.rowCount ?? 0) === 0) return false;
       if (seen.size > 0) {
-        await client.query(
-          `UPDATE device_sessions s SET last_seen_at = greatest(s.last_seen_at, t.ts)
-           FROM unnest($2::text[], $3::bigint[]) AS t(id, ts)
-           WHERE s.device_id = t.id AND s.instance_id = $1`,
-          [instanceId, [...seen.keys()], [...seen.values()]],
-        );
+        await client.query(RENEW_SEEN([instanceId, [...seen.keys()], [...seen.values()]]));
       }
       return true;
     });
@@ -75,18 +104,8 @@ export class PostgresPresenceStore implements PresenceStore {
       holder.lastSeenAt,
     ];
     for (;;) {
-      // Usually nobody holds the device (its last session released it): one statement. Its
-      // commit does not wait for the disk: a claim a database crash loses is claimed again by
-      // the holder's next renewal (Cluster finds its claims missing), unlike a command state.
-      const inserted = await this.#pool.query(
-        `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
-         claimed AS (
-           INSERT INTO device_sessions
-             (device_id, instance_id, session_id, connected_at, last_seen_at)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO NOTHING RETURNING 1)
-         SELECT (SELECT count(*) FROM claimed) AS n FROM relaxed`,
-        values,
-      );
+      // Usually nobody holds the device (its last session released it): one statement.
+      const inserted = await this.#pool.query(CLAIM_FREE(values));
       if (Number(inserted.rows[0]?.n) > 0) return undefined;
       // Someone holds it: replace that holder, read under a lock so the one replaced is told.
       const replaced = await inTransaction(this.#pool, async (client) => {
@@ -109,20 +128,14 @@ export class PostgresPresenceStore implements PresenceStore {
   }
 
   async release(deviceId: string, sessionId: string): Promise<boolean> {
-    const result = await this.#pool.query(
-      'DELETE FROM device_sessions WHERE device_id = $1 AND session_id = $2',
-      [deviceId, sessionId],
-    );
+    const result = await this.#pool.query(RELEASE([deviceId, sessionId]));
     return (result.rowCount ?? 0) > 0;
   }
 
   async holders(deviceIds: readonly string[]): Promise<Map<string, SessionHolder>> {
     const found = new Map<string, SessionHolder>();
     if (deviceIds.length === 0) return found;
-    const { rows } = await this.#pool.query<HolderRow>(
-      'SELECT * FROM device_sessions WHERE device_id = ANY($1)',
-      [deviceIds],
-    );
+    const { rows } = await this.#pool.query<HolderRow>(HOLDERS([deviceIds]));
     for (const row of rows) found.set(row.device_id, toHolder(row));
     return found;
   }

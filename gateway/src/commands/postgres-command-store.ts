@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PostgresPool } from '../store/postgres.ts';
-import { inTransaction } from '../store/postgres.ts';
+import { columns, inTransaction, prepared } from '../store/postgres.ts';
 import { type CommandRow, type FleetRow, toFleet, toRecord } from './command-rows.ts';
 import type {
   CommandListFilter,
@@ -25,6 +25,99 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
  */
 const RELAXED = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
 
+const COMMAND_FIELDS: Record<keyof CommandRow, true> = {
+  seq: true,
+  id: true,
+  device_id: true,
+  name: true,
+  params: true,
+  state: true,
+  source: true,
+  fleet_id: true,
+  requested_by: true,
+  accepted_by: true,
+  sent_by: true,
+  created_at: true,
+  updated_at: true,
+  expires_at: true,
+  timeout_ms: true,
+  sent_at: true,
+  finished_at: true,
+  deadline_at: true,
+  result: true,
+  error: true,
+};
+const COMMAND_COLUMNS = columns(COMMAND_FIELDS);
+
+// The statements of every command round trip, planned once per connection.
+const INSERT_IF_ROOM = prepared(
+  'commands-insert-if-room',
+  `${RELAXED},
+   room AS (
+     SELECT count(*) AS n FROM commands
+     WHERE device_id = $2 AND state IN ('queued', 'sent')),
+   stored AS (
+     INSERT INTO commands (id, device_id, name, params, state, source, fleet_id,
+       requested_by, accepted_by, created_at, updated_at, expires_at, timeout_ms,
+       deadline_at)
+     SELECT $1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $9, $10, $11, $10
+     FROM room WHERE room.n < $12
+     RETURNING 1)
+   SELECT (SELECT n FROM room) AS pending, (SELECT count(*) FROM stored) AS inserted
+   FROM relaxed`,
+);
+const GET = prepared('commands-get', `SELECT ${COMMAND_COLUMNS} FROM commands WHERE id = $1`);
+// MATERIALIZED: the pick runs once; as a subquery the planner may run it again per row and
+// claim past the window.
+const CLAIM_QUEUED = prepared(
+  'commands-claim-queued',
+  `WITH picked AS MATERIALIZED (
+     SELECT id FROM commands
+     WHERE device_id = $1 AND state = 'queued' AND expires_at > $3
+     ORDER BY seq
+     LIMIT greatest(0, $2 - (SELECT count(*) FROM commands
+                              WHERE device_id = $1 AND state = 'sent'))
+     FOR UPDATE)
+   UPDATE commands c SET state = 'sent', updated_at = $3, sent_at = $3, sent_by = $4,
+     deadline_at = $3 + c.timeout_ms
+   FROM picked WHERE c.id = picked.id AND c.state = 'queued'
+   RETURNING ${columns(COMMAND_FIELDS, 'c')}`,
+);
+const UNCLAIM = prepared(
+  'commands-unclaim',
+  // Back to how it was stored: a queued command has been in that state since it was created.
+  `UPDATE commands SET state = 'queued', updated_at = created_at, sent_at = NULL,
+     sent_by = NULL, deadline_at = expires_at
+   WHERE id = $1 AND state = 'sent'`,
+);
+const transitionText = (relaxed: boolean) =>
+  `${relaxed ? `${RELAXED} ` : ''}UPDATE commands SET
+     state = $2::text,
+     updated_at = $3::bigint,
+     sent_at = CASE WHEN $2::text = 'sent' THEN $3::bigint ELSE sent_at END,
+     sent_by = CASE WHEN $2::text = 'sent' THEN $8::text ELSE sent_by END,
+     finished_at = CASE WHEN $4::boolean THEN $3::bigint ELSE finished_at END,
+     deadline_at = CASE WHEN $4::boolean THEN NULL
+                        WHEN $2::text = 'sent' THEN $3::bigint + timeout_ms
+                        ELSE deadline_at END,
+     result = coalesce($5::text, result),
+     error = coalesce($6::text, error)
+   WHERE id = $1 AND state = ANY($7::text[])${relaxed ? ' AND EXISTS (SELECT 1 FROM relaxed)' : ''}
+   RETURNING ${COMMAND_COLUMNS}`;
+const TRANSITION = prepared('commands-transition', transitionText(false));
+const TRANSITION_RELAXED = prepared('commands-transition-relaxed', transitionText(true));
+const OVERDUE = prepared(
+  'commands-overdue',
+  `SELECT ${COMMAND_COLUMNS} FROM commands
+   WHERE deadline_at IS NOT NULL AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2`,
+);
+const ACTIVE_COUNTS = prepared(
+  'commands-active-counts',
+  `SELECT device_id, state, count(*)::int AS n FROM commands
+     WHERE state IN ('queued', 'sent') AND ($1::text[] IS NULL OR device_id = ANY($1))
+     GROUP BY device_id, state`,
+);
+
 /** Commands in a PostgreSQL database shared by every gateway instance. */
 export class PostgresCommandStore implements CommandStore {
   readonly #pool: PostgresPool;
@@ -44,20 +137,7 @@ export class PostgresCommandStore implements CommandStore {
     // on memory, not a promise to the command.
     try {
       const { rows } = await this.#pool.query<{ pending: number; inserted: number }>(
-        `${RELAXED},
-         room AS (
-           SELECT count(*) AS n FROM commands
-           WHERE device_id = $2 AND state IN ('queued', 'sent')),
-         stored AS (
-           INSERT INTO commands (id, device_id, name, params, state, source, fleet_id,
-             requested_by, accepted_by, created_at, updated_at, expires_at, timeout_ms,
-             deadline_at)
-           SELECT $1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $9, $10, $11, $10
-           FROM room WHERE room.n < $12
-           RETURNING 1)
-         SELECT (SELECT n FROM room) AS pending, (SELECT count(*) FROM stored) AS inserted
-         FROM relaxed`,
-        [
+        INSERT_IF_ROOM([
           command.id,
           command.deviceId,
           command.name,
@@ -70,7 +150,7 @@ export class PostgresCommandStore implements CommandStore {
           command.expiresAt,
           command.timeoutMs,
           maxPending,
-        ],
+        ]),
       );
       const row = rows[0];
       if (row && row.inserted > 0) return { inserted: true } as const;
@@ -88,9 +168,7 @@ export class PostgresCommandStore implements CommandStore {
   }
 
   async get(id: string): Promise<CommandRecord | undefined> {
-    const { rows } = await this.#pool.query<CommandRow>('SELECT * FROM commands WHERE id = $1', [
-      id,
-    ]);
+    const { rows } = await this.#pool.query<CommandRow>(GET([id]));
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
@@ -131,12 +209,7 @@ export class PostgresCommandStore implements CommandStore {
       device_id: string;
       state: 'queued' | 'sent';
       n: number;
-    }>(
-      `SELECT device_id, state, count(*)::int AS n FROM commands
-         WHERE state IN ('queued', 'sent') AND ($1::text[] IS NULL OR device_id = ANY($1))
-         GROUP BY device_id, state`,
-      [deviceIds ?? null],
-    );
+    }>(ACTIVE_COUNTS([deviceIds ?? null]));
     for (const row of rows) {
       const entry = counts.get(row.device_id) ?? { queued: 0, sent: 0 };
       entry[row.state] = row.n;
@@ -152,33 +225,14 @@ export class PostgresCommandStore implements CommandStore {
   ): Promise<CommandRecord[]> {
     // One statement, so one round trip and one commit per delivery. The rows are locked as they
     // are picked; an instance racing for the same rows waits, then finds them no longer queued.
-    // MATERIALIZED: the pick runs once; as a subquery the planner may run it again per row and
-    // claim past the window.
     const { rows } = await this.#pool.query<CommandRow>(
-      `WITH picked AS MATERIALIZED (
-         SELECT id FROM commands
-         WHERE device_id = $1 AND state = 'queued' AND expires_at > $3
-         ORDER BY seq
-         LIMIT greatest(0, $2 - (SELECT count(*) FROM commands
-                                  WHERE device_id = $1 AND state = 'sent'))
-         FOR UPDATE)
-       UPDATE commands c SET state = 'sent', updated_at = $3, sent_at = $3, sent_by = $4,
-         deadline_at = $3 + c.timeout_ms
-       FROM picked WHERE c.id = picked.id AND c.state = 'queued'
-       RETURNING c.*`,
-      [deviceId, window, patch.at, patch.by ?? null],
+      CLAIM_QUEUED([deviceId, window, patch.at, patch.by ?? null]),
     );
     return rows.map(toRecord).sort((a, b) => a.seq - b.seq);
   }
 
   async unclaim(id: string): Promise<boolean> {
-    // Back to how it was stored: a queued command has been in that state since it was created.
-    const result = await this.#pool.query(
-      `UPDATE commands SET state = 'queued', updated_at = created_at, sent_at = NULL,
-         sent_by = NULL, deadline_at = expires_at
-       WHERE id = $1 AND state = 'sent'`,
-      [id],
-    );
+    const result = await this.#pool.query(UNCLAIM([id]));
     return (result.rowCount ?? 0) > 0;
   }
 
@@ -207,20 +261,7 @@ export class PostgresCommandStore implements CommandStore {
     const terminal = isTerminal(to);
     const relaxed = from.length === 1 && from[0] === 'sent';
     const { rows } = await this.#pool.query<CommandRow>(
-      `${relaxed ? `${RELAXED} ` : ''}UPDATE commands SET
-           state = $2::text,
-           updated_at = $3::bigint,
-           sent_at = CASE WHEN $2::text = 'sent' THEN $3::bigint ELSE sent_at END,
-           sent_by = CASE WHEN $2::text = 'sent' THEN $8::text ELSE sent_by END,
-           finished_at = CASE WHEN $4::boolean THEN $3::bigint ELSE finished_at END,
-           deadline_at = CASE WHEN $4::boolean THEN NULL
-                              WHEN $2::text = 'sent' THEN $3::bigint + timeout_ms
-                              ELSE deadline_at END,
-           result = coalesce($5::text, result),
-           error = coalesce($6::text, error)
-         WHERE id = $1 AND state = ANY($7::text[])${relaxed ? ' AND EXISTS (SELECT 1 FROM relaxed)' : ''}
-         RETURNING *`,
-      [
+      (relaxed ? TRANSITION_RELAXED : TRANSITION)([
         id,
         to,
         patch.at,
@@ -229,16 +270,13 @@ export class PostgresCommandStore implements CommandStore {
         patch.error === undefined ? null : JSON.stringify(patch.error),
         from,
         patch.by ?? null,
-      ],
+      ]),
     );
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
   async overdue(now: number, limit: number): Promise<CommandRecord[]> {
-    const { rows } = await this.#pool.query<CommandRow>(
-      'SELECT * FROM commands WHERE deadline_at IS NOT NULL AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2',
-      [now, limit],
-    );
+    const { rows } = await this.#pool.query<CommandRow>(OVERDUE([now, limit]));
     return rows.map(toRecord);
   }
 

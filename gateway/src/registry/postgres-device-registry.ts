@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.ts';
 import type { PostgresPool } from '../store/postgres.ts';
-import { inTransaction } from '../store/postgres.ts';
+import { columns, inTransaction, prepared } from '../store/postgres.ts';
 import type {
   Device,
   DeviceCredential,
@@ -22,6 +22,32 @@ function credentialColumns(credential: DeviceCredential) {
       return [null, null, null, 'x509', credential.certificateSha256 ?? null];
   }
 }
+
+const DEVICE_COLUMNS = columns<Row>({
+  id: true,
+  type: true,
+  labels: true,
+  token_hash: true,
+  public_key: true,
+  key_alg: true,
+  auth: true,
+  cert_sha256: true,
+  created_at: true,
+  last_seen_at: true,
+  revoked_at: true,
+});
+
+// Read on every handshake and command; last-seen times written in batches.
+const GET = prepared('devices-get', `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`);
+const BY_TOKEN_HASH = prepared(
+  'devices-by-token-hash',
+  `SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = $1`,
+);
+const TOUCH = prepared(
+  'devices-touch',
+  `UPDATE devices d SET last_seen_at = greatest(coalesce(d.last_seen_at, 0), t.ts)
+   FROM unnest($1::text[], $2::bigint[]) AS t(id, ts) WHERE d.id = t.id`,
+);
 
 /** Devices in a PostgreSQL database shared by every gateway instance. */
 export class PostgresDeviceRegistry implements DeviceRegistry {
@@ -72,20 +98,17 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   }
 
   async get(id: string): Promise<Device | undefined> {
-    const { rows } = await this.#pool.query<DeviceRow>('SELECT * FROM devices WHERE id = $1', [id]);
+    const { rows } = await this.#pool.query<DeviceRow>(GET([id]));
     return rows[0] ? toDevice(rows[0]) : undefined;
   }
 
   async findByTokenHash(tokenHash: string): Promise<Device | undefined> {
-    const { rows } = await this.#pool.query<DeviceRow>(
-      'SELECT * FROM devices WHERE token_hash = $1',
-      [tokenHash],
-    );
+    const { rows } = await this.#pool.query<DeviceRow>(BY_TOKEN_HASH([tokenHash]));
     return rows[0] ? toDevice(rows[0]) : undefined;
   }
 
   async getPublicKey(id: string) {
-    const { rows } = await this.#pool.query<DeviceRow>('SELECT * FROM devices WHERE id = $1', [id]);
+    const { rows } = await this.#pool.query<DeviceRow>(GET([id]));
     const row = rows[0];
     if (!row?.public_key || !row.key_alg) return undefined;
     return { pem: row.public_key, alg: row.key_alg as 'ES256' | 'RS256' };
@@ -144,11 +167,7 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
 
   async touch(seen: ReadonlyMap<string, number>): Promise<void> {
     if (seen.size === 0) return;
-    await this.#pool.query(
-      `UPDATE devices d SET last_seen_at = greatest(coalesce(d.last_seen_at, 0), t.ts)
-       FROM unnest($1::text[], $2::bigint[]) AS t(id, ts) WHERE d.id = t.id`,
-      [[...seen.keys()], [...seen.values()]],
-    );
+    await this.#pool.query(TOUCH([[...seen.keys()], [...seen.values()]]));
   }
 
   async close(): Promise<void> {
