@@ -1,5 +1,40 @@
-import { commandIdSchema, deviceIdSchema } from '@iot-gateway/schemas';
+import {
+  commandErrorSchema,
+  commandIdSchema,
+  commandNameSchema,
+  deviceIdSchema,
+  jsonObjectSchema,
+  jsonValueSchema,
+} from '@iot-gateway/schemas';
 import { z } from 'zod';
+import type { CommandRecord } from '../commands/command-store.ts';
+
+const ms = z.int().nonnegative();
+const instanceRef = z.string().min(1).max(200);
+
+/** A command in a final state, as the store holds it (epoch milliseconds). */
+const settledCommandSchema = z.strictObject({
+  seq: z.int().nonnegative(),
+  id: commandIdSchema,
+  deviceId: deviceIdSchema,
+  name: commandNameSchema,
+  params: jsonObjectSchema,
+  state: z.enum(['succeeded', 'failed', 'timed_out', 'expired', 'cancelled']),
+  source: z.enum(['api', 'mqtt', 'fleet', 'schedule']),
+  fleetId: instanceRef.optional(),
+  requestedBy: instanceRef.optional(),
+  acceptedBy: instanceRef.optional(),
+  sentBy: instanceRef.optional(),
+  createdAt: ms,
+  updatedAt: ms,
+  expiresAt: ms,
+  timeoutMs: ms,
+  sentAt: ms.optional(),
+  finishedAt: ms.optional(),
+  deadlineAt: ms.optional(),
+  result: jsonValueSchema.optional(),
+  error: commandErrorSchema.optional(),
+}) satisfies z.ZodType<CommandRecord>;
 
 /**
  * What instances tell each other over `{prefix}/instances/{instanceId}/inbox`. Each message is
@@ -17,8 +52,15 @@ export const clusterMessageSchema = z.discriminatedUnion('type', [
   }),
   /** The device was deleted or its credential rotated: close its session at once. */
   z.strictObject({ type: z.literal('revoke'), deviceId: deviceIdSchema }),
-  /** A command you accepted reached a final state elsewhere: answer its waiting requests. */
-  z.strictObject({ type: z.literal('settled'), commandId: commandIdSchema }),
+  /**
+   * A command you accepted reached a final state elsewhere: answer its waiting requests. The
+   * command comes along, as committed, when it fits in a message; otherwise read it.
+   */
+  z.strictObject({
+    type: z.literal('settled'),
+    commandId: commandIdSchema,
+    command: settledCommandSchema.optional(),
+  }),
 ]);
 
 export type ClusterMessage = z.infer<typeof clusterMessageSchema>;

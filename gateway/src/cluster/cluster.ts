@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CommandRouting } from '../commands/command-routing.ts';
 import type { CommandService } from '../commands/command-service.ts';
+import type { CommandRecord } from '../commands/command-store.ts';
 import { DeviceLanes } from '../commands/device-lanes.ts';
 import { GatewayError } from '../errors.ts';
 import type { DeviceBus, StatusChange } from '../events/device-bus.ts';
@@ -9,7 +10,7 @@ import type { MqttBridge } from '../mqtt/mqtt-bridge.ts';
 import type { DeviceRegistry } from '../registry/device-registry.ts';
 import type { SessionManager } from '../sessions/session-manager.ts';
 import type { ClusterMessage } from './cluster-messages.ts';
-import { parseClusterMessage } from './cluster-messages.ts';
+import { MAX_CLUSTER_MESSAGE_BYTES, parseClusterMessage } from './cluster-messages.ts';
 import type { DevicePresence, PresenceLookup } from './presence.ts';
 import type { LostInstance, PresenceStore, SessionHolder } from './presence-store.ts';
 
@@ -199,13 +200,13 @@ export class Cluster implements CommandRouting, PresenceLookup {
         this.#deps.sessions.revoke(message.deviceId);
         return;
       case 'settled':
-        void this.#commands?.refresh(message.commandId).catch(() => {});
+        void this.#commands?.refresh(message.commandId, message.command).catch(() => {});
         return;
     }
   };
 
   #send(instanceId: string, message: ClusterMessage): void {
-    this.#deps.mqtt?.publishToInstance(instanceId, message);
+    this.#deps.mqtt?.publishToInstance(instanceId, JSON.stringify(message));
   }
 
   /**
@@ -358,8 +359,15 @@ export class Cluster implements CommandRouting, PresenceLookup {
     this.#send(instanceId, { type: 'deliver', deviceId });
   }
 
-  nudgeSettled(instanceId: string, commandId: string): void {
-    this.#send(instanceId, { type: 'settled', commandId });
+  nudgeSettled(instanceId: string, command: CommandRecord): void {
+    // With the command, the waiting request answers without reading it back; a big result
+    // stays in the store.
+    const payload = JSON.stringify({ type: 'settled', commandId: command.id, command });
+    if (Buffer.byteLength(payload) <= MAX_CLUSTER_MESSAGE_BYTES) {
+      this.#deps.mqtt?.publishToInstance(instanceId, payload);
+    } else {
+      this.#send(instanceId, { type: 'settled', commandId: command.id });
+    }
   }
 
   // PresenceLookup: the store's view, so every instance answers the same.

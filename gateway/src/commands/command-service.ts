@@ -333,6 +333,12 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       if (existing) return this.#sameRequest(existing, command, input, source);
     }
     const { maxPending } = this.#options;
+    // Several instances, the session elsewhere: whose it is is looked up while the insert runs,
+    // and the holder nudged once the command is stored.
+    const { routing } = this.#deps;
+    const holder =
+      routing && !this.#deps.sessions.get(deviceId) ? routing.remoteHolder(deviceId) : undefined;
+    holder?.catch(() => {});
     const full = (pending: number) =>
       new GatewayError('command_queue_full', `device ${deviceId} has ${pending} pending commands`);
     try {
@@ -353,7 +359,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     }
     const queued = queuedRecord(command);
     this.#changed(queued, typeName);
-    const sent = await this.#deliverOrRoute(deviceId);
+    const sent = await this.#deliverOrRoute(deviceId, holder);
     return sent.find((c) => c.id === command.id) ?? queued;
   }
 
@@ -679,10 +685,16 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     this.#deliverOnLane(deviceId);
   }
 
-  /** Another instance's nudge: a command accepted here is final; wake its waiting requests. */
-  async refresh(commandId: string): Promise<void> {
+  /**
+   * Another instance's nudge: a command accepted here is final; wake its waiting requests, with
+   * the command as it came along or else as the store has it.
+   */
+  async refresh(commandId: string, settled?: CommandRecord): Promise<void> {
     if (!this.#waiters.waiting(commandId)) return;
-    const record = await this.#deps.store.get(commandId);
+    const record =
+      settled?.id === commandId && isTerminal(settled.state)
+        ? settled
+        : await this.#deps.store.get(commandId);
     if (record) this.#waiters.changed(record);
   }
 
@@ -733,10 +745,13 @@ export class CommandService implements CommandResultHandler, CommandIngress {
    * Delivers when the session is here; otherwise nudges the instance that holds it. Returns the
    * commands sent here.
    */
-  async #deliverOrRoute(deviceId: string): Promise<CommandRecord[]> {
+  async #deliverOrRoute(
+    deviceId: string,
+    lookedUp?: Promise<string | undefined>,
+  ): Promise<CommandRecord[]> {
     const { routing, sessions } = this.#deps;
     if (!routing || sessions.get(deviceId)) return this.#deliver(deviceId);
-    const holder = await routing.remoteHolder(deviceId);
+    const holder = await (lookedUp ?? routing.remoteHolder(deviceId));
     if (holder !== undefined) routing.nudgeDelivery(holder, deviceId);
     return [];
   }
@@ -820,19 +835,19 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   #changed(record: CommandRecord, deviceType?: string): void {
     this.#counts?.changed(record);
     this.#deps.metrics.commands.inc({ state: record.state });
-    const view = commandView(record);
     const { routing } = this.#deps;
     try {
-      this.#deps.publish?.(record.deviceId, record.id, view);
-      this.#deps.record?.(record, deviceType);
+      // First the instance whose request waits for it, then the broker and the points.
       if (
         routing &&
         record.acceptedBy !== undefined &&
         record.acceptedBy !== routing.instanceId &&
         isTerminal(record.state)
       ) {
-        routing.nudgeSettled(record.acceptedBy, record.id);
+        routing.nudgeSettled(record.acceptedBy, record);
       }
+      this.#deps.publish?.(record.deviceId, record.id, commandView(record));
+      this.#deps.record?.(record, deviceType);
     } catch (err) {
       this.#deps.log.warn({ err, commandId: record.id }, 'command state not published');
     }

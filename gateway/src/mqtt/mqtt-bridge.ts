@@ -283,10 +283,10 @@ export class MqttBridge {
    * Sends a nudge to another instance's inbox, ahead of the outbox and not retained. False when
    * the broker is away: the message is not kept, the receiver's sweep finds the work anyway.
    */
-  publishToInstance(instanceId: string, body: unknown): boolean {
+  publishToInstance(instanceId: string, payload: string): boolean {
     const client = this.#client;
     if (!client || !this.#ready || this.#closed || !isTopicLevel(instanceId)) return false;
-    client.publish(this.topics.instanceInbox(instanceId), JSON.stringify(body), {
+    client.publish(this.topics.instanceInbox(instanceId), payload, {
       qos: 0,
       retain: false,
     });

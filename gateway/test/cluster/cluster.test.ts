@@ -106,6 +106,23 @@ describe('several gateway instances sharing PostgreSQL and the broker', () => {
     assert.deepEqual(atC.body.result, { ran: 'set_setpoint' });
   });
 
+  it('answers ?wait at A with a result too big to come along with the settled nudge', async () => {
+    const token = await a.provision('route-big-1');
+    const d = await connect(b, token);
+    const result = { first: 'x'.repeat(3000), second: 'y'.repeat(3000) };
+    autoAnswer(d, () => ({ status: 'succeeded', result }));
+    await waitUntil(async () => (await device(a, 'route-big-1')).body.device.online, {
+      message: 'route-big-1 online',
+    });
+    const atA = await a.api('POST', '/v1/devices/route-big-1/commands?wait=5000', {
+      name: 'reboot',
+      params: {},
+    });
+    assert.equal(atA.status, 200, JSON.stringify(atA.body).slice(0, 300));
+    assert.equal(atA.body.state, 'succeeded');
+    assert.deepEqual(atA.body.result, result);
+  });
+
   it('takes a command request over MQTT once, whichever instance gets it', async () => {
     const token = await a.provision('mqtt-1');
     const d = await connect(c, token);
