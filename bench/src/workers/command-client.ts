@@ -1,5 +1,6 @@
 // Command round trips as an operator sees them: `POST /v1/devices/:id/commands?wait=` until the
 // answer, while devices in this process answer every command at once with a command_result.
+import http from 'node:http';
 import WebSocket from 'ws';
 import { LatencyHistogram } from '../../../device-sim/src/sim/latency-histogram.ts';
 import { serveWorker, workerLog } from '../worker-process.ts';
@@ -35,27 +36,49 @@ interface PostArgs {
   readonly waitMs: number;
 }
 
-async function postCommand(args: PostArgs, deviceId: string) {
-  const response = await fetch(
-    `${args.apiUrl}/v1/devices/${encodeURIComponent(deviceId)}/commands?wait=${args.waitMs}`,
-    {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${args.adminToken}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ name: 'reboot', params: {} }),
-      signal: AbortSignal.timeout(args.waitMs + 5_000),
+// node:http with one kept-alive connection rather than fetch: undici's fetch added about 0.7 ms
+// of its own to every round trip (and a tail of its own), which is the client's, not the
+// gateway's. Sequential round trips need no more than one connection.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function postCommand(args: PostArgs, deviceId: string) {
+  const body = JSON.stringify({ name: 'reboot', params: {} });
+  const url = `${args.apiUrl}/v1/devices/${encodeURIComponent(deviceId)}/commands?wait=${args.waitMs}`;
+  return new Promise<{ status: number; state: string | undefined; text: string }>(
+    (resolve, reject) => {
+      const req = http.request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          timeout: args.waitMs + 5_000,
+          headers: {
+            authorization: `Bearer ${args.adminToken}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let state: string | undefined;
+            try {
+              state = (JSON.parse(text) as { state?: string }).state;
+            } catch {
+              // Not JSON: reported as is.
+            }
+            resolve({ status: res.statusCode ?? 0, state, text });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer in ${args.waitMs + 5_000} ms`)));
+      req.on('error', reject);
+      req.end(body);
     },
   );
-  const text = await response.text();
-  let state: string | undefined;
-  try {
-    state = (JSON.parse(text) as { state?: string }).state;
-  } catch {
-    // Not JSON: reported as is.
-  }
-  return { status: response.status, state, text };
 }
 
 serveWorker({
