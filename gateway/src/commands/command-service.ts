@@ -307,13 +307,18 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       );
       // Not claimed here, so maybe stored without waiting for the disk (another instance could
       // start on it meanwhile): on disk before anyone is told it is accepted.
-      const durable = record.state === 'queued' ? this.#deps.store.durable() : undefined;
+      const durable = () =>
+        record.state === 'queued' ? this.#deps.store.durable() : Promise.resolve();
       if (!waiter || isTerminal(record.state) || this.#stopped) {
-        await durable;
+        await durable();
         return commandView(record);
       }
-      const [final] = await Promise.all([waiter.settled, durable]);
-      return final ? commandView(final) : await this.get(record.id);
+      const final = await waiter.settled;
+      // Every way out of `queued` (claim, expiry, cancel) commits with a flush, which takes the
+      // insert before it along: a final state needs no flush of its own.
+      if (final) return commandView(final);
+      await durable();
+      return await this.get(record.id);
     } finally {
       waiter?.dispose();
     }

@@ -148,6 +148,8 @@ export interface CommandStore {
    * Resolves once every change this store made so far would survive a crash of the database.
    * A store may commit a new command without waiting for its disk (so that another instance can
    * deliver it meanwhile); the gateway waits here before it tells anyone the command is accepted.
+   * Every change out of `queued` (claim, expiry, cancel) must wait for the disk: a command seen in
+   * a final state is then on disk without this call.
    */
   durable(): Promise<void>;
   get(id: string): Promise<CommandRecord | undefined>;
