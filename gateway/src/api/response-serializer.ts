@@ -5,10 +5,11 @@ import { z } from 'zod';
 
 /**
  * Response bodies written by fast-json-stringify (fastify's own serializer) from the JSON
- * Schema of each route's zod response schema, instead of a zod parse and `JSON.stringify` per
- * response: on the command routes that was a fifth of the request's CPU. As with zod's output,
- * properties the schema does not name are left out. A schema JSON Schema cannot express (a
- * transform, say) keeps the zod serializer.
+ * Schema of each route's zod response schema, instead of a zod encode and `JSON.stringify` per
+ * response (a command's answer: 0.5 against 2.0 µs; small beside the request, but paid on
+ * every one). As with zod's output, properties the schema does not name are left out, and a
+ * missing required one fails the reply. A schema JSON Schema cannot express (a date, say)
+ * keeps the zod serializer.
  */
 export const responseSerializerCompiler: FastifySerializerCompiler<unknown> = (route) => {
   // Compiled on a route's first answer with that status: compiling every route and status at
