@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import Database from 'better-sqlite3';
 import type { DeviceBus, StatusChange } from '../events/device-bus.ts';
+import { checkpointInBackground } from '../store/wal-checkpoints.ts';
 
 /**
  * Which devices this gateway holds sessions for, kept in DATA_DIR/sessions.db. A gateway that is
@@ -20,6 +21,7 @@ export class SessionJournal {
   /** Changes not written yet, in the order they happened. */
   #pending: StatusChange[] = [];
   #scheduled = false;
+  readonly #stopCheckpoints: () => Promise<void>;
 
   constructor(dataDir: string) {
     this.#db = new Database(join(dataDir, 'sessions.db'));
@@ -36,6 +38,7 @@ export class SessionJournal {
       'INSERT OR REPLACE INTO held (device_id, session_id, device_type, labels) VALUES (?, ?, ?, ?)',
     );
     this.#delete = this.#db.prepare('DELETE FROM held WHERE device_id = ? AND session_id = ?');
+    this.#stopCheckpoints = checkpointInBackground(this.#db);
   }
 
   /**
@@ -102,9 +105,10 @@ export class SessionJournal {
     })();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#bus?.off('status', this.#onStatus);
     this.#flush();
+    await this.#stopCheckpoints();
     this.#db.close();
   }
 }

@@ -14,6 +14,7 @@ import { SqliteScheduleStore } from '../schedules/sqlite-schedule-store.ts';
 import { openDatabase } from './database.ts';
 import type { PostgresPool } from './postgres.ts';
 import { openPostgres, POSTGRES_MIGRATIONS, redactUrl } from './postgres.ts';
+import { checkpointInBackground } from './wal-checkpoints.ts';
 
 /** The stores the gateway runs on: all in the embedded SQLite, or all in one PostgreSQL. */
 export interface Stores {
@@ -56,6 +57,7 @@ export async function openStores(config: Config): Promise<Stores> {
     };
   }
   const db = openDatabase(config.DATA_DIR);
+  const stopCheckpoints = checkpointInBackground(db);
   return {
     kind: 'sqlite',
     registry: new SqliteDeviceRegistry(db),
@@ -66,6 +68,7 @@ export async function openStores(config: Config): Promise<Stores> {
     description: `store: embedded SQLite ${config.DATA_DIR}/gateway.db (set DATABASE_URL to share one PostgreSQL between instances)`,
     ready: () => db.open,
     close: async () => {
+      await stopCheckpoints();
       db.close();
     },
   };
