@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -23,6 +24,7 @@ import { registerEventRoutes } from './api/event-routes.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
 import { clientErrorHandler, installErrorHandling } from './api/http-errors.ts';
 import { installOriginPolicy } from './api/origins.ts';
+import { RequestDeadlines } from './api/request-deadlines.ts';
 import { responseSerializerCompiler } from './api/response-serializer.ts';
 import { registerScheduleRoutes } from './api/schedule-routes.ts';
 import { registerSchemaRoutes } from './api/schema-routes.ts';
@@ -356,10 +358,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         log,
       )
     : undefined;
+  const answerClientError = clientErrorHandler(metrics);
+  // A connection's first request gets HANDSHAKE_TIMEOUT_MS, the gateway's own stalls left out.
+  const deadlines = new RequestDeadlines({
+    timeoutMs: config.HANDSHAKE_TIMEOUT_MS,
+    stalls,
+    onTimeout: (socket) =>
+      answerClientError(
+        Object.assign(new Error('request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }),
+        socket,
+      ),
+  });
   const serverOptions = {
-    // Slow or silent clients (handshakes included) are dropped after these.
-    headersTimeout: config.HANDSHAKE_TIMEOUT_MS,
-    requestTimeout: Math.max(config.HANDSHAKE_TIMEOUT_MS, 30_000),
+    // Slow or silent clients (handshakes included) are dropped after these; the first request
+    // of a connection already after HANDSHAKE_TIMEOUT_MS (RequestDeadlines), later ones here.
+    headersTimeout: Math.max(3 * config.HANDSHAKE_TIMEOUT_MS, 30_000),
+    requestTimeout: Math.max(3 * config.HANDSHAKE_TIMEOUT_MS, 30_000),
     connectionsCheckingInterval: Math.min(1000, config.HANDSHAKE_TIMEOUT_MS),
     keepAliveTimeout: 5_000,
   };
@@ -370,10 +384,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Operators' requests are few and device sessions are logged by the session code.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    clientErrorHandler: clientErrorHandler(metrics),
+    clientErrorHandler: answerClientError,
     // fastify applies its own requestTimeout to the server it is given; keep it non-zero so
     // Node keeps checking for slow handshakes.
-    requestTimeout: Math.max(config.HANDSHAKE_TIMEOUT_MS, 30_000),
+    requestTimeout: Math.max(3 * config.HANDSHAKE_TIMEOUT_MS, 30_000),
     serverFactory: (handler) => {
       if (!tls) return createServer(serverOptions, handler);
       // One port, TLS only: a clear-text request fails the TLS handshake. Client certificates
@@ -466,8 +480,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Upgrades are ordered by when their connection was accepted (after TLS, with TLS), not by
   // when the gateway got to their request: in a reconnect storm a device's abandoned first
   // attempt can be read after its second one.
-  app.server.on(tls ? 'secureConnection' : 'connection', noteAccepted);
+  app.server.on(tls ? 'secureConnection' : 'connection', (socket: Duplex) => {
+    noteAccepted(socket);
+    deadlines.accepted(socket);
+  });
+  app.server.on('request', (req: IncomingMessage) => deadlines.arrived(req.socket));
   app.server.on('upgrade', (req, socket, head) => {
+    deadlines.arrived(socket);
     if (stream.handles(req)) return void stream.handleUpgrade(req, socket, head);
     void sessions.handleUpgrade(req, socket, head);
   });
@@ -499,6 +518,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         registry.touch(new Map([...sessions.values()].map((s) => [s.device.id, s.lastSeen]))),
     },
     { name: 'stalls', start: () => stalls.start(), stop: () => stalls.stop() },
+    { name: 'request deadlines', start: () => deadlines.start(), stop: () => deadlines.stop() },
     { name: 'sink', start: () => startSink(), stop: () => sink.close() },
     // Stopped after the sessions, so their last statuses are handed to the sink before it closes.
     { name: 'status points', start: () => statusPoints.start(), stop: () => statusPoints.stop() },
