@@ -63,7 +63,7 @@ import { SpoolOnlySink } from './sink/spool-only-sink.ts';
 import type { TelemetrySink } from './sink/telemetry-sink.ts';
 import { Spool } from './spool/spool.ts';
 import { StatsReporter } from './stats-reporter.ts';
-import { openStores } from './store/stores.ts';
+import { openStores, type Stores } from './store/stores.ts';
 import { OperatorStream } from './stream/operator-stream.ts';
 import { registerStreamRoutes } from './stream/stream-routes.ts';
 import { SummaryLog } from './summary-log.ts';
@@ -166,6 +166,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const deviceTypes = loadDeviceTypes(config.DEVICE_TYPES_FILE);
   mkdirSync(config.DATA_DIR, { recursive: true });
   const stores = await openStores(config);
+  try {
+    return await assemble(options, log, deviceTypes, stores);
+  } catch (err) {
+    // A part that could not be made (a settings file that cannot be read, say) leaves no
+    // database connection open; the parts that started are stopped by the start itself.
+    await stores.close();
+    throw err;
+  }
+}
+
+async function assemble(
+  options: GatewayOptions,
+  log: Logger,
+  deviceTypes: ReturnType<typeof loadDeviceTypes>,
+  stores: Stores,
+): Promise<Gateway> {
+  const { config } = options;
   const { registry, keys } = stores;
   const instanceId = config.INSTANCE_ID ?? defaultInstanceId(hostname());
   let adminKeyFile: string | undefined;

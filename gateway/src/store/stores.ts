@@ -51,6 +51,8 @@ export async function openStores(config: Config): Promise<Stores> {
       // The pool reconnects by itself; a query that fails meanwhile fails its request.
       ready: () => open,
       close: async () => {
+        // Once: a failed start closes the stores, and so may its caller.
+        if (!open) return;
         open = false;
         await pool.end();
       },
@@ -68,6 +70,7 @@ export async function openStores(config: Config): Promise<Stores> {
     description: `store: embedded SQLite ${config.DATA_DIR}/gateway.db (set DATABASE_URL to share one PostgreSQL between instances)`,
     ready: () => db.open,
     close: async () => {
+      if (!db.open) return;
       await stopCheckpoints();
       db.close();
     },

@@ -90,4 +90,24 @@ describe('PostgreSQL schema migrations', () => {
         !err.message.includes('secret'),
     );
   });
+  it('leaves no connection open when a part cannot be made after the database opened', async () => {
+    await assert.rejects(
+      startTestGateway({
+        DATABASE_URL: database.url,
+        MQTT_URL: 'mqtt://127.0.0.1:1',
+        MQTT_USERNAME: 'gateway',
+        MQTT_PASSWORD_FILE: '/nonexistent/mqtt-password',
+      }),
+      (err) => err instanceof GatewayError && err.code === 'invalid_config',
+    );
+    const admin = await openPostgresUnchecked(database.url);
+    try {
+      const { rows } = await admin.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
+      assert.equal(rows[0]?.n, 0, 'the pool was closed');
+    } finally {
+      await admin.end();
+    }
+  });
 });
