@@ -1,5 +1,6 @@
 import type { PostgresPool } from '../store/postgres.ts';
 import { columns, inTransaction, prepared } from '../store/postgres.ts';
+import { StatementBatcher } from '../store/statement-batcher.ts';
 import type { LostInstance, PresenceStore, SessionHolder } from './presence-store.ts';
 
 interface HolderRow {
@@ -27,12 +28,15 @@ const CLAIM_FREE = prepared(
    claimed AS (
      INSERT INTO device_sessions
        (device_id, instance_id, session_id, connected_at, last_seen_at)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO NOTHING RETURNING 1)
-   SELECT (SELECT count(*) FROM claimed) AS n FROM relaxed`,
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+     ON CONFLICT (device_id) DO NOTHING RETURNING device_id, session_id)
+   SELECT claimed.device_id, claimed.session_id FROM claimed, relaxed`,
 );
 const RELEASE = prepared(
   'presence-release',
-  'DELETE FROM device_sessions WHERE device_id = $1 AND session_id = $2',
+  `DELETE FROM device_sessions s USING unnest($1::text[], $2::text[]) AS t(device_id, session_id)
+   WHERE s.device_id = t.device_id AND s.session_id = t.session_id
+   RETURNING s.device_id, s.session_id`,
 );
 const HOLDERS = prepared(
   'presence-holders',
@@ -55,9 +59,39 @@ const RENEW_SEEN = prepared(
    WHERE s.device_id = t.id AND s.instance_id = $1`,
 );
 
+/** Which of `sessions` the statement's rows name: each device at most once per batch. */
+function matched(
+  sessions: readonly { deviceId: string; sessionId: string }[],
+  rows: readonly { device_id: string; session_id: string }[],
+): boolean[] {
+  const hit = new Set(rows.map((r) => `${r.device_id}\u0000${r.session_id}`));
+  return sessions.map((s) => hit.delete(`${s.deviceId}\u0000${s.sessionId}`));
+}
+
 /** Presence in the PostgreSQL database the instances share. */
 export class PostgresPresenceStore implements PresenceStore {
   readonly #pool: PostgresPool;
+  // Claims and releases of a reconnecting fleet, or of a fleet dropped at once, go together.
+  readonly #claimFree = new StatementBatcher<SessionHolder, boolean>(async (holders) => {
+    const { rows } = await this.#pool.query<{ device_id: string; session_id: string }>(
+      CLAIM_FREE([
+        holders.map((h) => h.deviceId),
+        holders.map((h) => h.instanceId),
+        holders.map((h) => h.sessionId),
+        holders.map((h) => h.connectedAt),
+        holders.map((h) => h.lastSeenAt),
+      ]),
+    );
+    return matched(holders, rows);
+  });
+  readonly #release = new StatementBatcher<{ deviceId: string; sessionId: string }, boolean>(
+    async (sessions) => {
+      const { rows } = await this.#pool.query<{ device_id: string; session_id: string }>(
+        RELEASE([sessions.map((s) => s.deviceId), sessions.map((s) => s.sessionId)]),
+      );
+      return matched(sessions, rows);
+    },
+  );
 
   constructor(pool: PostgresPool) {
     this.#pool = pool;
@@ -105,8 +139,7 @@ export class PostgresPresenceStore implements PresenceStore {
     ];
     for (;;) {
       // Usually nobody holds the device (its last session released it): one statement.
-      const inserted = await this.#pool.query(CLAIM_FREE(values));
-      if (Number(inserted.rows[0]?.n) > 0) return undefined;
+      if (await this.#claimFree.submit(holder)) return undefined;
       // Someone holds it: replace that holder, read under a lock so the one replaced is told.
       const replaced = await inTransaction(this.#pool, async (client) => {
         const previous = await client.query<HolderRow>(
@@ -127,9 +160,8 @@ export class PostgresPresenceStore implements PresenceStore {
     }
   }
 
-  async release(deviceId: string, sessionId: string): Promise<boolean> {
-    const result = await this.#pool.query(RELEASE([deviceId, sessionId]));
-    return (result.rowCount ?? 0) > 0;
+  release(deviceId: string, sessionId: string): Promise<boolean> {
+    return this.#release.submit({ deviceId, sessionId });
   }
 
   async holders(deviceIds: readonly string[]): Promise<Map<string, SessionHolder>> {

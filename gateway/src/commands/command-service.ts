@@ -119,6 +119,8 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   readonly #maybeQueued = new Set<string>();
   /** Devices that connected since the last look for their queued commands (several instances). */
   #connected = new Set<string>();
+  /** A lookup of connected devices is under way: those connecting meanwhile wait for the next. */
+  #lookingUp = false;
   /** Queued and sent per device, when this gateway alone writes the store (no routing). */
   readonly #counts: PendingCounts | undefined;
   readonly #waiters: CommandWaiters;
@@ -194,27 +196,39 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       return;
     }
     // Several instances: what is queued for the device is in the shared store. The devices that
-    // connect in one turn are looked up together, one query for a reconnecting fleet.
+    // connect in one turn, or while the last lookup is under way, are looked up together: a
+    // reconnecting fleet costs tens of queries, not one per device.
     this.#connected.add(change.deviceId);
-    if (this.#connected.size === 1) setImmediate(this.#lookUpConnected);
+    if (this.#connected.size === 1 && !this.#lookingUp) setImmediate(this.#lookUpConnected);
   };
 
   readonly #lookUpConnected = (): void => {
     const ids = [...this.#connected];
     this.#connected = new Set();
-    this.#deps.store.activeCounts(ids).then(
-      (counts) => {
-        for (const [deviceId, c] of counts) {
-          if (c.queued === 0) continue;
-          this.#maybeQueued.add(deviceId);
-          this.#deliverOnLane(deviceId);
-        }
-      },
-      (err: Error) => {
-        // The sweep's look for queued commands of this instance's devices comes within a second.
-        this.#deps.log.warn({ err: err.message, devices: ids.length }, 'queued commands not found');
-      },
-    );
+    this.#lookingUp = true;
+    const done = (): void => {
+      this.#lookingUp = false;
+      if (this.#connected.size > 0) setImmediate(this.#lookUpConnected);
+    };
+    this.#deps.store
+      .activeCounts(ids)
+      .finally(done)
+      .then(
+        (counts) => {
+          for (const [deviceId, c] of counts) {
+            if (c.queued === 0) continue;
+            this.#maybeQueued.add(deviceId);
+            this.#deliverOnLane(deviceId);
+          }
+        },
+        (err: Error) => {
+          // The sweep's look for queued commands of this instance's devices comes within a second.
+          this.#deps.log.warn(
+            { err: err.message, devices: ids.length },
+            'queued commands not found',
+          );
+        },
+      );
   };
 
   #deliverOnLane(deviceId: string): void {

@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors.ts';
 import type { PostgresPool } from '../store/postgres.ts';
 import { columns, inTransaction, prepared } from '../store/postgres.ts';
+import { StatementBatcher } from '../store/statement-batcher.ts';
 import type {
   Device,
   DeviceCredential,
@@ -39,9 +40,9 @@ const DEVICE_COLUMNS = columns<Row>({
 
 // Read on every handshake and command; last-seen times written in batches.
 const GET = prepared('devices-get', `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`);
-const BY_TOKEN_HASH = prepared(
-  'devices-by-token-hash',
-  `SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = $1`,
+const BY_TOKEN_HASHES = prepared(
+  'devices-by-token-hashes',
+  `SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = ANY($1::text[])`,
 );
 const TOUCH = prepared(
   'devices-touch',
@@ -52,6 +53,15 @@ const TOUCH = prepared(
 /** Devices in a PostgreSQL database shared by every gateway instance. */
 export class PostgresDeviceRegistry implements DeviceRegistry {
   readonly #pool: PostgresPool;
+  // Every handshake looks its token up: those of a reconnecting fleet go together.
+  readonly #byTokenHash = new StatementBatcher<string, Device | undefined>(async (hashes) => {
+    const { rows } = await this.#pool.query<DeviceRow>(BY_TOKEN_HASHES([hashes]));
+    const found = new Map(rows.map((row) => [row.token_hash, row]));
+    return hashes.map((hash) => {
+      const row = found.get(hash);
+      return row ? toDevice(row) : undefined;
+    });
+  });
 
   constructor(pool: PostgresPool) {
     this.#pool = pool;
@@ -102,9 +112,8 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
     return rows[0] ? toDevice(rows[0]) : undefined;
   }
 
-  async findByTokenHash(tokenHash: string): Promise<Device | undefined> {
-    const { rows } = await this.#pool.query<DeviceRow>(BY_TOKEN_HASH([tokenHash]));
-    return rows[0] ? toDevice(rows[0]) : undefined;
+  findByTokenHash(tokenHash: string): Promise<Device | undefined> {
+    return this.#byTokenHash.submit(tokenHash);
   }
 
   async getPublicKey(id: string) {

@@ -49,6 +49,18 @@ export function deviceRegistryConformance(
       assert.equal(await registry.get('nope'), undefined);
     });
 
+    it('answers many token lookups at once, each with its own device', async () => {
+      for (let i = 0; i < 30; i++) await registry.create(token(`m${i}`));
+      // A reconnecting fleet: lookups of known, unknown and repeated hashes all in flight.
+      const hashes = [...Array.from({ length: 30 }, (_, i) => `hash-m${i}`), 'nope', 'hash-m3'];
+      const found = await Promise.all(hashes.map((h) => registry.findByTokenHash(h)));
+      assert.deepEqual(
+        found.map((d) => d?.id),
+        [...Array.from({ length: 30 }, (_, i) => `m${i}`), undefined, 'm3'],
+      );
+      assert.notEqual(found[3], found[31], 'each caller gets a device of its own');
+    });
+
     it('refuses a live id with device_exists, and provisions a revoked id again', async () => {
       await registry.create(token('d1'));
       await assert.rejects(
