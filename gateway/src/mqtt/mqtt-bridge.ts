@@ -173,6 +173,8 @@ export class MqttBridge {
   #droppedAtDisconnect = 0;
   #disconnectedAt: number | undefined;
   #pumpScheduled = false;
+  /** Nudges to other instances, written ahead of the outbox by the turn's pump. */
+  #nudges: { readonly topic: string; readonly payload: string }[] = [];
   #closed = false;
   #stopping: Promise<void> | undefined;
   #drainWaiters: Array<() => void> = [];
@@ -284,12 +286,11 @@ export class MqttBridge {
    * the broker is away: the message is not kept, the receiver's sweep finds the work anyway.
    */
   publishToInstance(instanceId: string, payload: string): boolean {
-    const client = this.#client;
-    if (!client || !this.#ready || this.#closed || !isTopicLevel(instanceId)) return false;
-    client.publish(this.topics.instanceInbox(instanceId), payload, {
-      qos: 0,
-      retain: false,
-    });
+    if (!this.#client || !this.#ready || this.#closed || !isTopicLevel(instanceId)) return false;
+    // Written by the pump at the end of this turn, in one write with the command states the
+    // same step queued (a command's `queued` and its nudge, its final state and `settled`).
+    this.#nudges.push({ topic: this.topics.instanceInbox(instanceId), payload });
+    this.#schedulePump();
     return true;
   }
 
@@ -500,6 +501,14 @@ export class MqttBridge {
     this.#pumpScheduled = false;
     const client = this.#client;
     if (!client) return;
+    if (this.#nudges.length > 0) {
+      const nudges = this.#nudges;
+      this.#nudges = [];
+      // Lost with the connection if it drops: the receiver's sweep finds the work anyway.
+      if (this.#ready) {
+        for (const n of nudges) client.publish(n.topic, n.payload, { qos: 0, retain: false });
+      }
+    }
     while (this.#ready && this.#inFlight < this.options.maxInFlight) {
       const message = this.#outbox.shift();
       if (!message) break;
