@@ -42,3 +42,23 @@ export function findPid(needle: string): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * CPU seconds of every PostgreSQL process running now (the postmaster, its backends and
+ * background workers). A backend that exits takes its time along, so compare two readings only
+ * across a span in which the connections of interest stay open.
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (comm !== 'postgres') continue;
+      total += cpuSeconds(Number(entry)) ?? 0;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return total;
+}

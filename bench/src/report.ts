@@ -319,11 +319,24 @@ export function renderMarkdown(r: BenchResults): string {
     } else if (c.idle && c.halfLoad) {
       const h = c.halfLoad;
       out.push(
-        `\`POST /v1/devices/:id/commands?wait=5000\` → device → \`command_result\` → HTTP answer, sequential, ${f0(c.idle.count)} per row after warm-up, round-robin over ${f0(c.devices)} devices that answer at once.`,
+        `\`POST /v1/devices/:id/commands?wait=5000\` → device → \`command_result\` → HTTP answer, sequential, ${f0(c.idle.count)} per row, round-robin over ${f0(c.devices)} devices that answer at once, after ${f0(c.idle.warmup?.count ?? 0)} warm-up round trips (measured too: the first row).`,
         '',
         table(
           ['load', 'p50 ms', 'p99 ms', 'max ms', 'failed', 'gateway CPU µs/command', 'target p99'],
           [
+            ...(c.idle.warmup
+              ? [
+                  [
+                    `idle, the first ${f0(c.idle.warmup.count)} (warm-up)`,
+                    f2(c.idle.warmup.latency.p50Ms),
+                    f2(c.idle.warmup.latency.p99Ms),
+                    f2(c.idle.warmup.latency.maxMs),
+                    '',
+                    f0(c.idle.warmup.gatewayCpuUsPerCommand),
+                    '',
+                  ],
+                ]
+              : []),
             [
               'idle',
               f2(c.idle.latency.p50Ms),

@@ -88,6 +88,12 @@ export interface CommandResult {
   readonly latency: LatencySummary;
   /** The gateway's CPU time per command (with whatever else it did meanwhile, e.g. the load). */
   readonly gatewayCpuUsPerCommand: number;
+  /** The round trips before the counted ones, measured too: a gateway's first commands cost more. */
+  readonly warmup?: {
+    readonly count: number;
+    readonly latency: LatencySummary;
+    readonly gatewayCpuUsPerCommand: number;
+  };
   readonly firstFailure?: string;
 }
 
@@ -325,30 +331,55 @@ async function runCommands(
         pendingReason: `the first command did not succeed: HTTP ${probe.status} ${probe.body}`,
       };
     }
-    const run = async (label: string) => {
-      ctx.log(`commands: ${c.count} round trips ${label}`);
+    type RunReply = {
+      latency: ReturnType<LatencyHistogram['snapshot']>;
+      states: Record<string, number>;
+      failures: number;
+      firstFailure?: string;
+    };
+    // `count` round trips, their CPU from the gateway's own counters.
+    const measure = async (count: number) => {
       const cpuBefore = (await gateway.metrics()).cpuSeconds;
-      const r = await client.call<{
-        latency: ReturnType<LatencyHistogram['snapshot']>;
-        states: Record<string, number>;
-        failures: number;
-        firstFailure?: string;
-      }>('run', { ...post, ids: groups.commands.ids, count: c.count, warmup: c.warmup }, 300_000);
+      const r = await client.call<RunReply>(
+        'run',
+        { ...post, ids: groups.commands.ids, count, warmup: 0 },
+        600_000,
+      );
       const cpu = (await gateway.metrics()).cpuSeconds - cpuBefore;
-      const latency = LatencyHistogram.from([r.latency]).summary();
+      return {
+        r,
+        latency: LatencyHistogram.from([r.latency]).summary(),
+        cpuUs: (cpu * 1e6) / count,
+      };
+    };
+    const run = async (label: string, warmup: number): Promise<CommandResult> => {
+      let warm: CommandResult['warmup'];
+      let warmFailures = 0;
+      if (warmup > 0) {
+        ctx.log(`commands: ${warmup} warm-up round trips ${label}`);
+        const w = await measure(warmup);
+        warm = { count: warmup, latency: w.latency, gatewayCpuUsPerCommand: w.cpuUs };
+        warmFailures = w.r.failures;
+        ctx.log(
+          `commands warm-up ${label}: p50 ${w.latency.p50Ms} ms, p99 ${w.latency.p99Ms} ms, ${Math.round(w.cpuUs)} µs CPU each`,
+        );
+      }
+      ctx.log(`commands: ${c.count} round trips ${label}`);
+      const { r, latency, cpuUs } = await measure(c.count);
       ctx.log(
-        `commands ${label}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, ${r.failures} failed`,
+        `commands ${label}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, ${r.failures} failed, ${Math.round(cpuUs)} µs CPU each`,
       );
       return {
         count: c.count,
-        failures: r.failures,
+        failures: r.failures + warmFailures,
         states: r.states,
         latency,
-        gatewayCpuUsPerCommand: (cpu * 1e6) / (c.count + c.warmup),
+        gatewayCpuUsPerCommand: cpuUs,
+        ...(warm ? { warmup: warm } : {}),
         ...(r.firstFailure ? { firstFailure: r.firstFailure } : {}),
       };
     };
-    const idle = await run('idle');
+    const idle = await run('idle', c.warmup);
     let half: CommandResult | undefined;
     const load = await runLoadPhase(ctx, {
       name: '(c) gateway at half load',
@@ -364,7 +395,8 @@ async function runCommands(
       serverCpu: async () => (await gateway.metrics()).cpuSeconds,
       sidecars,
       during: async () => {
-        half = await run('with (c) at half load');
+        // The command path is warm from the idle run.
+        half = await run('with (c) at half load', 0);
       },
     });
     if (!half) throw new Error('the half-load command run did not finish');
