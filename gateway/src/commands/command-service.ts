@@ -15,6 +15,7 @@ import type { Device, DeviceRegistry } from '../registry/device-registry.ts';
 import { PeriodicJob } from '../schedules/periodic-job.ts';
 import type { DeviceSession } from '../sessions/device-session.ts';
 import type { CommandResultHandler } from '../sessions/session-context.ts';
+import { StatementBatcher } from '../store/statement-batcher.ts';
 import type { Check } from './command-check.ts';
 import { checkCommand, requestDifferences } from './command-check.ts';
 import type { CommandRouting } from './command-routing.ts';
@@ -117,10 +118,24 @@ export class CommandService implements CommandResultHandler, CommandIngress {
    * queued elsewhere comes with a nudge after its commit, and the sweep finds lost nudges.
    */
   readonly #maybeQueued = new Set<string>();
-  /** Devices that connected since the last look for their queued commands (several instances). */
-  #connected = new Set<string>();
-  /** A lookup of connected devices is under way: those connecting meanwhile wait for the next. */
-  #lookingUp = false;
+  /**
+   * Several instances: the queued and sent counts of devices that just connected. Those that
+   * connect while a lookup is under way are looked up together: a reconnecting fleet costs tens
+   * of queries, not one per device.
+   */
+  readonly #connectedCounts = new StatementBatcher<string, Pending | undefined>(async (ids) => {
+    try {
+      const counts = await this.#deps.store.activeCounts(ids);
+      return ids.map((id) => counts.get(id));
+    } catch (err) {
+      // The sweep's look for queued commands of this instance's devices comes within a second.
+      this.#deps.log.warn(
+        { err: (err as Error).message, devices: ids.length },
+        'queued commands not found',
+      );
+      return ids.map(() => undefined);
+    }
+  });
   /** Queued and sent per device, when this gateway alone writes the store (no routing). */
   readonly #counts: PendingCounts | undefined;
   readonly #waiters: CommandWaiters;
@@ -195,40 +210,13 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       this.#deliverOnLane(change.deviceId);
       return;
     }
-    // Several instances: what is queued for the device is in the shared store. The devices that
-    // connect in one turn, or while the last lookup is under way, are looked up together: a
-    // reconnecting fleet costs tens of queries, not one per device.
-    this.#connected.add(change.deviceId);
-    if (this.#connected.size === 1 && !this.#lookingUp) setImmediate(this.#lookUpConnected);
-  };
-
-  readonly #lookUpConnected = (): void => {
-    const ids = [...this.#connected];
-    this.#connected = new Set();
-    this.#lookingUp = true;
-    const done = (): void => {
-      this.#lookingUp = false;
-      if (this.#connected.size > 0) setImmediate(this.#lookUpConnected);
-    };
-    this.#deps.store
-      .activeCounts(ids)
-      .finally(done)
-      .then(
-        (counts) => {
-          for (const [deviceId, c] of counts) {
-            if (c.queued === 0) continue;
-            this.#maybeQueued.add(deviceId);
-            this.#deliverOnLane(deviceId);
-          }
-        },
-        (err: Error) => {
-          // The sweep's look for queued commands of this instance's devices comes within a second.
-          this.#deps.log.warn(
-            { err: err.message, devices: ids.length },
-            'queued commands not found',
-          );
-        },
-      );
+    // Several instances: what is queued for the device is in the shared store.
+    const { deviceId } = change;
+    void this.#connectedCounts.submit(deviceId).then((c) => {
+      if (!c || c.queued === 0) return;
+      this.#maybeQueued.add(deviceId);
+      this.#deliverOnLane(deviceId);
+    });
   };
 
   #deliverOnLane(deviceId: string): void {

@@ -67,17 +67,12 @@ export class StatementBatcher<I, O> {
       running = Promise.reject(err);
     }
     running
-      .then(
-        (results) => {
-          if (results.length !== batch.length) {
-            throw new Error(`a batch of ${batch.length} answered ${results.length} results`);
-          }
-          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i] as O);
-        },
-        (err: unknown) => {
-          for (const p of batch) p.reject(err);
-        },
-      )
+      .then((results) => {
+        if (results.length !== batch.length) {
+          throw new Error(`a batch of ${batch.length} answered ${results.length} results`);
+        }
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i] as O);
+      })
       .catch((err: unknown) => {
         for (const p of batch) p.reject(err);
       })
