@@ -7,7 +7,7 @@ import type {
 } from '@iot-gateway/schemas';
 import { Gauge } from 'prom-client';
 import { GatewayError } from '../errors.ts';
-import type { DeviceBus, StatusChange } from '../events/device-bus.ts';
+import type { DeviceBus, SessionAlive, StatusChange } from '../events/device-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { CommandIngress } from '../mqtt/command-ingress.ts';
@@ -185,6 +185,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       for (const c of await this.#deps.store.inState('sent')) this.#trackSent(c.id, c.deviceId);
     }
     this.#deps.bus.on('status', this.#onStatus);
+    this.#deps.bus.on('alive', this.#onAlive);
     for (const job of this.#jobs) job.start();
   }
 
@@ -193,25 +194,28 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#deps.bus.off('status', this.#onStatus);
+    this.#deps.bus.off('alive', this.#onAlive);
     await Promise.all(this.#jobs.map((job) => job.stop()));
     await this.#lanes.idle();
     this.#waiters.stop();
   }
 
-  // The bus announces `online` just before the session sends `hello`; the lane runs the delivery
-  // after the current turn, so `hello` is always the first frame of a session.
   readonly #onStatus = (change: StatusChange): void => {
-    if (!change.online) {
-      this.#maybeQueued.delete(change.deviceId);
-      return;
-    }
+    if (!change.online) this.#maybeQueued.delete(change.deviceId);
+  };
+
+  // Queued commands go out at the session's first sign of life, not at `online`: a connection
+  // its device gave up on (an attempt that timed out on the device's side during a reconnect
+  // storm) never answers, and a command sent on it could only time out. `hello` is always the
+  // first frame of a session, since life is seen only after it went out.
+  readonly #onAlive = (alive: SessionAlive): void => {
+    const { deviceId } = alive;
     if (!this.#deps.routing) {
       // The counts in memory say whether there is anything to deliver: usually nothing.
-      this.#deliverOnLane(change.deviceId);
+      this.#deliverOnLane(deviceId);
       return;
     }
     // Several instances: what is queued for the device is in the shared store.
-    const { deviceId } = change;
     void this.#connectedCounts.submit(deviceId).then((c) => {
       if (!c || c.queued === 0) return;
       this.#maybeQueued.add(deviceId);
@@ -776,7 +780,8 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   async #deliver(deviceId: string): Promise<CommandRecord[]> {
     const { store, sessions, routing } = this.#deps;
     const session = sessions.get(deviceId);
-    if (!session || session.ended || this.#stopped) return [];
+    // A session that has not shown life yet gets its commands at the `alive` event.
+    if (!session || session.ended || !session.alive || this.#stopped) return [];
     const { maxInFlight } = this.#options;
     if (this.#counts) {
       const pending = this.#counts.get(deviceId);

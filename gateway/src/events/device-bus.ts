@@ -34,6 +34,15 @@ export interface StatusChange {
   readonly elsewhere?: boolean;
 }
 
+/**
+ * A session's first sign of life: its first frame, ping or the pong to the gateway's first ping.
+ * Queued commands wait for it, so none goes out on a connection its device already gave up on.
+ */
+export interface SessionAlive {
+  readonly deviceId: string;
+  readonly sessionId: string;
+}
+
 /** A telemetry frame that is durable; readings carry their final epoch-ms timestamps. */
 export interface TelemetryAccepted {
   readonly deviceId: string;
@@ -60,6 +69,7 @@ export interface EventAccepted {
 
 interface DeviceBusEvents {
   status: [StatusChange];
+  alive: [SessionAlive];
   telemetry: [TelemetryAccepted];
   event: [EventAccepted];
   /** A command entered a new state. */

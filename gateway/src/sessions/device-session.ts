@@ -403,7 +403,11 @@ export class DeviceSession implements Watched, Holdable, DurabilityListener {
   /** Any frame, ping or pong from the device: it is alive. */
   noteLife(): void {
     this.lastSeen = Date.now();
+    if (this.alive) return;
     this.alive = true;
+    if (!this.#ended) {
+      this.context.bus.emit('alive', { deviceId: this.device.id, sessionId: this.id });
+    }
   }
 
   /** ws answers ping frames by itself; they cost like any frame, so they take a token too. */

@@ -136,6 +136,39 @@ describe('command lifecycle with a real device', () => {
     for (const id of ids) await waitForState(gw, id, 'succeeded');
   });
 
+  it('sends queued commands only once the session shows life, so an abandoned one takes none', async () => {
+    const token = await gw.provision('life-silent');
+    const first = await gw.api('POST', '/v1/devices/life-silent/commands', { name: 'reboot' });
+    assert.equal(first.body.state, 'queued');
+    // A connection the device gave up on: it got `hello` but never answers (nor pongs).
+    const abandoned = await TestDevice.connect(gw.url, token, { autoPong: false });
+    devices.push(abandoned);
+    const online = await gw.api('GET', '/v1/devices/life-silent');
+    assert.equal(online.body.device.online, true);
+    // Delivery runs on the device's lane in order, so this answer comes after any delivery the
+    // connect started: neither command went out on the silent session.
+    const second = await gw.api('POST', '/v1/devices/life-silent/commands', { name: 'reboot' });
+    assert.equal(second.body.state, 'queued');
+    assert.equal(await stateOf(gw, first.body.id), 'queued');
+    abandoned.close();
+    await waitUntil(
+      async () => !(await gw.api('GET', '/v1/devices/life-silent')).body.device.online,
+      { message: 'the abandoned session to end' },
+    );
+    assert.deepEqual(commandFrames(abandoned), []);
+
+    // The next session is silent too at first; its first frame is its first sign of life.
+    const device = await TestDevice.connect(gw.url, token, { autoPong: false });
+    devices.push(device);
+    device.send({ type: 'ping' });
+    await waitUntil(() => commandFrames(device).length === 2, { message: 'both commands' });
+    assert.deepEqual(
+      commandFrames(device).map((f) => f.id),
+      [first.body.id, second.body.id],
+    );
+    assert.equal(await stateOf(gw, first.body.id), 'sent');
+  });
+
   it('ends a sent command the device never answers as timed_out', async () => {
     const device = await connect(await gw.provision('life-3'));
     const res = await gw.api('POST', '/v1/devices/life-3/commands', {

@@ -70,6 +70,22 @@ export class TestDevice {
       ws.once('error', reject);
     });
     device.hello = await device.next((f) => f.type === 'hello');
+    // The gateway sends queued commands once the session shows life. A ping answered is a round
+    // trip after which it has: a test may then expect commands at once. A silent device
+    // (autoPong off) shows none.
+    if (options.autoPong ?? true) {
+      await new Promise<void>((resolve) => {
+        // A session the gateway closes at once resolves too: the test sees the close.
+        const done = () => {
+          ws.off('pong', done);
+          ws.off('close', done);
+          resolve();
+        };
+        ws.once('pong', done);
+        ws.once('close', done);
+        ws.ping();
+      });
+    }
     return device;
   }
 
