@@ -69,6 +69,7 @@ export const configSchema = z
       .regex(/^[^/+#\s]{1,128}$/, 'no "/", "+", "#" or spaces')
       .optional(),
     MQTT_MAX_QUEUE: int(1, 100_000_000).default(100_000),
+    MQTT_FLUSH_MS: int(0, 1_000).default(2),
     MQTT_SHARE_GROUP: z
       .string()
       .regex(/^[^/+#\s]{1,64}$/, 'no "/", "+", "#" or spaces')

@@ -200,6 +200,7 @@ async function assemble(
             ? {}
             : { telemetryQos: config.MQTT_TELEMETRY_QOS }),
           telemetryFormat: config.MQTT_TELEMETRY_FORMAT,
+          flushMs: config.MQTT_FLUSH_MS,
           clientId:
             config.MQTT_CLIENT_ID ?? defaultClientId(hostname(), instanceSuffix(config.DATA_DIR)),
           maxQueued: config.MQTT_MAX_QUEUE,

@@ -173,6 +173,8 @@ export class MqttBridge {
   #droppedAtDisconnect = 0;
   #disconnectedAt: number | undefined;
   #pumpScheduled = false;
+  /** When the last pump ran, for the linger ({@link MqttBridgeOptions.flushMs}). */
+  #pumpedAt = Number.NEGATIVE_INFINITY;
   /** Nudges to other instances, written ahead of the outbox by the turn's pump. */
   #nudges: { readonly topic: string; readonly payload: string }[] = [];
   #closed = false;
@@ -494,11 +496,17 @@ export class MqttBridge {
     if (this.#pumpScheduled || !this.#ready) return;
     this.#pumpScheduled = true;
     // Batches the messages of one event-loop turn and keeps MQTT.js's work out of the emitter.
-    setImmediate(this.#pump);
+    // A pump right after another waits out the rest of flushMs: each pump is one socket write,
+    // which costs more than the messages in it, and a busy gateway (a reconnect storm's statuses
+    // one handshake per turn, telemetry released one PUBACK per turn) would pump every turn.
+    const wait = this.#pumpedAt + this.options.flushMs - performance.now();
+    if (wait > 0) setTimeout(this.#pump, wait);
+    else setImmediate(this.#pump);
   }
 
   readonly #pump = (): void => {
     this.#pumpScheduled = false;
+    this.#pumpedAt = performance.now();
     const client = this.#client;
     if (!client) return;
     if (this.#nudges.length > 0) {

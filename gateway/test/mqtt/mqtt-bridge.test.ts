@@ -81,6 +81,26 @@ describe('MqttBridge publishing', () => {
       assert.deepEqual(timeline(recorder, t.prefix, id), labels, id);
   });
 
+  it('lingers between writes while busy (flushMs) and still publishes everything in order', async () => {
+    const t = track(createTestBridge(broker.url, { flushMs: 1_000 }));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/#`));
+    await connected(t);
+    // The first message finds the bridge idle and goes out at the end of its turn; the ones of
+    // the turns after it wait for the linger and go out together.
+    t.bus.emit('status', status('l1', true));
+    for (let seq = 1; seq <= 20; seq++) {
+      await new Promise((r) => setImmediate(r));
+      t.bus.emit('telemetry', telemetry('l1', seq));
+    }
+    await waitUntil(() => recorder.messages.length === 21, {
+      message: `21 messages (have ${recorder.messages.length})`,
+    });
+    assert.deepEqual(timeline(recorder, t.prefix, 'l1'), [
+      'status:online',
+      ...Array.from({ length: 20 }, (_, i) => `telemetry:${i + 1}`),
+    ]);
+  });
+
   it('publishes the documented payloads', async () => {
     const t = track(createTestBridge(broker.url));
     const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/#`));
