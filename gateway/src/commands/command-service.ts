@@ -356,6 +356,11 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       if (this.#counts) {
         const pending = this.#counts.get(deviceId);
         if (pending.queued + pending.sent >= maxPending) throw full(pending.queued + pending.sent);
+        const session = this.#deps.sessions.get(deviceId);
+        const direct = pending.queued === 0 && pending.sent < this.#options.maxInFlight;
+        if (direct && session?.alive && !session.ended) {
+          return await this.#acceptSent(command, session, typeName);
+        }
         await store.insert([command]);
       } else {
         // The shared store counts, in the same statement as the insert.
@@ -372,6 +377,40 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     this.#changed(queued, typeName);
     const sent = await this.#deliverOrRoute(deviceId, holder);
     return sent.find((c) => c.id === command.id) ?? queued;
+  }
+
+  /**
+   * A command for a live session with nothing queued ahead of it and room in its window: stored
+   * `sent` and sent in one step, without a `queued` state to store, publish and claim. Only where
+   * the counts in memory are the whole truth (this gateway alone writes the store).
+   */
+  async #acceptSent(
+    command: NewCommand,
+    session: DeviceSession,
+    typeName: string,
+  ): Promise<CommandRecord> {
+    const at = Date.now();
+    await this.#deps.store.insertSent(command, { at });
+    const record = sentRecord(command, at);
+    if (session.ended || this.#deps.sessions.get(command.deviceId) !== session) {
+      // The session ended while the insert was on its way: the command waits for the next one.
+      await this.#deps.store.unclaim(command.id);
+      const queued = queuedRecord(command);
+      this.#changed(queued, typeName);
+      return queued;
+    }
+    // Counted as stored (queued), then as sent, so the counts move as for any delivery.
+    this.#counts?.changed(queuedRecord(command));
+    this.#trackSent(command.id, command.deviceId);
+    session.send({
+      type: 'command',
+      id: command.id,
+      name: command.name,
+      params: command.params,
+      expiresAt: command.expiresAt,
+    });
+    this.#changed(record, typeName);
+    return record;
   }
 
   /** Queued and sent counts: from memory when this gateway alone writes the store. */
@@ -871,6 +910,18 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       throw new GatewayError('commands_unavailable', 'the gateway is shutting down');
     }
   }
+}
+
+/** The stored form of a command inserted `sent` at `at`, without reading it back. */
+function sentRecord(c: NewCommand, at: number): CommandRecord {
+  return {
+    ...c,
+    seq: 0,
+    state: 'sent',
+    updatedAt: at,
+    sentAt: at,
+    deadlineAt: at + c.timeoutMs,
+  };
 }
 
 /** The stored form of a command just inserted, without reading it back. */

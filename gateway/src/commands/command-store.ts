@@ -136,6 +136,13 @@ export interface CommandStore {
    */
   insert(commands: readonly NewCommand[]): Promise<void>;
   /**
+   * Stores one new command already `sent` at `patch.at` (its deadline `at + timeoutMs`): a
+   * command for a live session with nothing queued before it goes out at once, so it skips
+   * `queued` and the claim that would move it on.
+   * @throws {@link CommandIdTakenError} when the id exists
+   */
+  insertSent(command: NewCommand, patch: TransitionPatch): Promise<void>;
+  /**
    * Stores one new `queued` command unless its device has `maxPending` queued or sent already,
    * in one step; returns how many it had when it is refused.
    * @throws {@link CommandIdTakenError} when the id exists

@@ -131,6 +131,36 @@ export class PostgresCommandStore implements CommandStore {
     await inTransaction(this.#pool, (client) => insertAll(client, commands));
   }
 
+  async insertSent(c: NewCommand, patch: TransitionPatch): Promise<void> {
+    try {
+      await this.#pool.query(
+        `INSERT INTO commands (id, device_id, name, params, state, source, fleet_id,
+           requested_by, accepted_by, created_at, updated_at, expires_at, timeout_ms, sent_at,
+           sent_by, deadline_at)
+         VALUES ($1, $2, $3, $4, 'sent', $5, $6, $7, $8, $9, $10, $11, $12, $10, $13,
+           $10::bigint + $12::bigint)`,
+        [
+          c.id,
+          c.deviceId,
+          c.name,
+          JSON.stringify(c.params),
+          c.source,
+          c.fleetId ?? null,
+          c.requestedBy ?? null,
+          c.acceptedBy ?? null,
+          c.createdAt,
+          patch.at,
+          c.expiresAt,
+          c.timeoutMs,
+          patch.by ?? null,
+        ],
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new CommandIdTakenError(c.id);
+      throw err;
+    }
+  }
+
   async insertIfRoom(command: NewCommand, maxPending: number) {
     // One statement instead of a count and a transaction: one round trip and one commit.
     // Two instances inserting at once may both see room for one more; the limit is a bound

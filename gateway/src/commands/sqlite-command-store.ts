@@ -19,6 +19,7 @@ const CHUNK = 500;
 export class SqliteCommandStore implements CommandStore {
   readonly #db: SqliteDatabase;
   readonly #insert: Statement;
+  readonly #insertSent: Statement;
   readonly #insertFleet: Statement;
   readonly #get: Statement<[string], CommandRow>;
   readonly #queued: Statement<[string, number], CommandRow>;
@@ -59,6 +60,12 @@ export class SqliteCommandStore implements CommandStore {
          created_at, updated_at, expires_at, timeout_ms, deadline_at)
        VALUES (@id, @deviceId, @name, @params, 'queued', @source, @fleetId, @requestedBy,
          @createdAt, @createdAt, @expiresAt, @timeoutMs, @expiresAt)`,
+    );
+    this.#insertSent = db.prepare(
+      `INSERT INTO commands (id, device_id, name, params, state, source, fleet_id, requested_by,
+         created_at, updated_at, expires_at, timeout_ms, sent_at, deadline_at)
+       VALUES (@id, @deviceId, @name, @params, 'sent', @source, @fleetId, @requestedBy,
+         @createdAt, @at, @expiresAt, @timeoutMs, @at, @at + @timeoutMs)`,
     );
     this.#get = db.prepare('SELECT * FROM commands WHERE id = ?');
     this.#insertFleet = db.prepare(
@@ -117,6 +124,23 @@ export class SqliteCommandStore implements CommandStore {
 
   async insert(commands: readonly NewCommand[]): Promise<void> {
     this.#insertBatch(commands);
+  }
+
+  async insertSent(c: NewCommand, patch: TransitionPatch): Promise<void> {
+    try {
+      this.#insertSent.run({
+        ...c,
+        params: JSON.stringify(c.params),
+        fleetId: c.fleetId ?? null,
+        requestedBy: c.requestedBy ?? null,
+        at: patch.at,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new CommandIdTakenError(c.id);
+      }
+      throw err;
+    }
   }
 
   async insertIfRoom(command: NewCommand, maxPending: number) {

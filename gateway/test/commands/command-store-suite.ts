@@ -96,6 +96,21 @@ export function commandStoreConformance(name: string, open: () => Promise<StoreF
       assert.deepEqual(f?.error, { code: 'x', message: 'broke' });
     });
 
+    it('stores a command sent at once, with its deadline, and refuses a taken id', async () => {
+      const c = command('d1');
+      await store.insertSent(c, { at: 3_000 });
+      const stored = await store.get(c.id);
+      assert.equal(stored?.state, 'sent');
+      assert.equal(stored?.sentAt, 3_000);
+      assert.equal(stored?.updatedAt, 3_000);
+      assert.equal(stored?.deadlineAt, 3_000 + c.timeoutMs);
+      assert.deepEqual(await store.queued('d1', 10), []);
+      assert.deepEqual(await store.activeCounts(['d1']), new Map([['d1', { queued: 0, sent: 1 }]]));
+      await assert.rejects(store.insertSent(c, { at: 3_001 }), CommandIdTakenError);
+      const done = await store.transition(c.id, ['sent'], 'succeeded', { at: 3_100 });
+      assert.equal(done?.state, 'succeeded');
+    });
+
     it('finds overdue commands by deadline and counts active ones per device', async () => {
       const early = command('d1', { expiresAt: 5_000 });
       const late = command('d1', { expiresAt: 50_000 });
