@@ -1,5 +1,6 @@
 import type { Statement, Transaction } from 'better-sqlite3';
 import type { SqliteDatabase } from '../store/database.ts';
+import { SqliteWriteBatch } from '../store/sqlite-write-batch.ts';
 import { type CommandRow, type FleetRow, toFleet, toRecord } from './command-rows.ts';
 import type {
   CommandListFilter,
@@ -38,6 +39,8 @@ export class SqliteCommandStore implements CommandStore {
   readonly #activeCount: Statement<[string]>;
   readonly #claim: Transaction<(deviceId: string, window: number, at: number) => CommandRecord[]>;
 
+  /** The writes of a command's delivery and answer, many devices' to a commit. */
+  readonly #writes: SqliteWriteBatch;
   readonly #statements = new Map<string, Statement>();
 
   /**
@@ -55,6 +58,7 @@ export class SqliteCommandStore implements CommandStore {
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
+    this.#writes = new SqliteWriteBatch(db);
     this.#insert = db.prepare(
       `INSERT INTO commands (id, device_id, name, params, state, source, fleet_id, requested_by,
          created_at, updated_at, expires_at, timeout_ms, deadline_at)
@@ -126,7 +130,11 @@ export class SqliteCommandStore implements CommandStore {
     this.#insertBatch(commands);
   }
 
-  async insertSent(c: NewCommand, patch: TransitionPatch): Promise<void> {
+  insertSent(c: NewCommand, patch: TransitionPatch): Promise<void> {
+    return this.#writes.run(() => this.#insertSentNow(c, patch));
+  }
+
+  #insertSentNow(c: NewCommand, patch: TransitionPatch): void {
     try {
       this.#insertSent.run({
         ...c,
@@ -237,17 +245,14 @@ export class SqliteCommandStore implements CommandStore {
     return counts;
   }
 
-  async claimQueued(
-    deviceId: string,
-    window: number,
-    patch: TransitionPatch,
-  ): Promise<CommandRecord[]> {
-    // One transaction: nothing else runs between the count, the pick and the updates.
-    return this.#claim(deviceId, window, patch.at);
+  claimQueued(deviceId: string, window: number, patch: TransitionPatch): Promise<CommandRecord[]> {
+    // One transaction (a savepoint of the batch's): nothing else runs between the count, the
+    // pick and the updates.
+    return this.#writes.run(() => this.#claim(deviceId, window, patch.at));
   }
 
-  async unclaim(id: string): Promise<boolean> {
-    return this.#unclaim.run(id).changes > 0;
+  unclaim(id: string): Promise<boolean> {
+    return this.#writes.run(() => this.#unclaim.run(id).changes > 0);
   }
 
   async inState(state: CommandState): Promise<CommandRecord[]> {
@@ -262,12 +267,21 @@ export class SqliteCommandStore implements CommandStore {
     return [];
   }
 
-  async transition(
+  transition(
     id: string,
     from: readonly CommandState[],
     to: CommandState,
     patch: TransitionPatch,
   ): Promise<CommandRecord | undefined> {
+    return this.#writes.run(() => this.#transitionNow(id, from, to, patch));
+  }
+
+  #transitionNow(
+    id: string,
+    from: readonly CommandState[],
+    to: CommandState,
+    patch: TransitionPatch,
+  ): CommandRecord | undefined {
     const terminal = isTerminal(to);
     const row = this.#prepare(
       `UPDATE commands SET

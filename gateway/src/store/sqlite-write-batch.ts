@@ -1,0 +1,72 @@
+import type { Transaction } from 'better-sqlite3';
+import type { SqliteDatabase } from './database.ts';
+
+interface Job {
+  readonly work: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+type Outcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly err: unknown };
+
+/**
+ * Runs the writes asked for in one turn of the event loop in one SQLite transaction. A commit
+ * appends every page it changed to the WAL, a few syscalls each, and costs more than the
+ * statements in it: in a reconnect storm thousands of devices claim their queued command and
+ * answer it within seconds, one row each. A lone write waits one turn, no longer.
+ *
+ * Each job runs in a savepoint of its own: a job that throws leaves nothing behind and fails
+ * alone. A promise settles only once the transaction that holds its job has committed, so a
+ * caller told "done" is on disk as much as a write of its own would be.
+ */
+export class SqliteWriteBatch {
+  readonly #transaction: Transaction<(jobs: readonly Job[]) => Outcome[]>;
+  #jobs: Job[] = [];
+  #scheduled = false;
+
+  constructor(db: SqliteDatabase) {
+    // Made once: better-sqlite3 builds a new wrapper (and its BEGIN/COMMIT) per transaction() call.
+    const savepoint = db.transaction((work: () => unknown) => work());
+    this.#transaction = db.transaction((jobs: readonly Job[]) =>
+      jobs.map((job): Outcome => {
+        try {
+          return { ok: true, value: savepoint(job.work) };
+        } catch (err) {
+          return { ok: false, err };
+        }
+      }),
+    );
+  }
+
+  /** Runs `work` (synchronous statements) in the next batch; resolves with what it returned. */
+  run<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#jobs.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(this.#flush);
+      }
+    });
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const jobs = this.#jobs;
+    this.#jobs = [];
+    let outcomes: Outcome[];
+    try {
+      outcomes = this.#transaction(jobs);
+    } catch (err) {
+      // The commit itself failed (disk full, database closed): none of the jobs happened.
+      for (const job of jobs) job.reject(err);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const outcome = outcomes[i] as Outcome;
+      if (outcome.ok) job.resolve(outcome.value);
+      else job.reject(outcome.err);
+    });
+  };
+}

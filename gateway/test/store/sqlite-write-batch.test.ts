@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../../src/store/database.ts';
+import { SqliteWriteBatch } from '../../src/store/sqlite-write-batch.ts';
+
+describe('SqliteWriteBatch', () => {
+  let dir: string;
+  let db: SqliteDatabase;
+  /** A second connection: sees only what was committed. */
+  let reader: SqliteDatabase;
+  let batch: SqliteWriteBatch;
+  const committed = () =>
+    (reader.prepare('SELECT v FROM t ORDER BY v').all() as { v: number }[]).map((r) => r.v);
+  const insert = (v: number) => db.prepare('INSERT INTO t (v) VALUES (?)').run(v).changes;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'write-batch-'));
+    db = new Database(join(dir, 'db.sqlite'));
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (v INTEGER PRIMARY KEY)');
+    reader = new Database(join(dir, 'db.sqlite'), { readonly: true });
+    batch = new SqliteWriteBatch(db);
+  });
+  afterEach(() => {
+    reader.close();
+    if (db.open) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs the writes of one turn in one transaction and settles them once it committed', async () => {
+    let seenByOthers: number[] | undefined;
+    const first = batch.run(() => insert(1));
+    const second = batch.run(() => {
+      // The first write is made but not committed: both are in the same transaction.
+      seenByOthers = committed();
+      assert.ok(db.inTransaction);
+      return insert(2);
+    });
+    assert.deepEqual(committed(), [], 'nothing runs before the end of the turn');
+    assert.deepEqual(await Promise.all([first, second]), [1, 1]);
+    assert.deepEqual(seenByOthers, []);
+    assert.deepEqual(committed(), [1, 2]);
+  });
+
+  it('fails a job that throws alone, and leaves nothing of it behind', async () => {
+    const ok = batch.run(() => insert(1));
+    const broken = batch.run(() => {
+      insert(2);
+      insert(1); // taken: the job throws after a write of its own
+    });
+    const after = batch.run(() => insert(3));
+    await ok;
+    await assert.rejects(broken, /UNIQUE/);
+    await after;
+    assert.deepEqual(committed(), [1, 3]);
+  });
+
+  it('rejects every job of a batch whose transaction cannot run', async () => {
+    const a = batch.run(() => insert(1));
+    const b = batch.run(() => insert(2));
+    db.close();
+    await assert.rejects(a, /not open/);
+    await assert.rejects(b, /not open/);
+  });
+
+  it('starts a new transaction for the writes of a later turn', async () => {
+    await batch.run(() => insert(1));
+    assert.deepEqual(committed(), [1]);
+    await batch.run(() => insert(2));
+    assert.deepEqual(committed(), [1, 2]);
+  });
+});
