@@ -58,7 +58,8 @@ const FINAL_STATES = new Set(['succeeded', 'failed', 'timed_out', 'expired', 'ca
 
 /**
  * Commands through the operator API to the fleet's test devices, which answer them as planned, so
- * that the `commands` measurement holds every state: queued, sent, and each final state. Commands
+ * that the `commands` measurement holds every state: queued (for offline devices; a command for a
+ * connected device with nothing queued is stored sent at once), sent, and each final state. Commands
  * carry their own ids, so a device knows how to answer even before the API has replied.
  */
 export class FleetCommands {
@@ -67,6 +68,8 @@ export class FleetCommands {
   /** Commands expected to reach a final state. */
   readonly #ending: string[] = [];
   #submitted = 0;
+  /** The state each command was accepted in (`queued`, or `sent` straight to a live session). */
+  readonly #accepted = new Map<string, number>();
   #answered = 0;
   /** Points the `commands` measurement should hold per state, once {@link settle} resolved. */
   #expected = new Map<string, number>();
@@ -133,8 +136,8 @@ export class FleetCommands {
         return state;
       }),
     );
-    // Every command has one `queued` point and one point for its final state.
-    this.#expected = new Map([['queued', this.#submitted]]);
+    // Every command has a point for the state it was accepted in and one for its final state.
+    this.#expected = new Map(this.#accepted);
     for (const state of states) this.#expected.set(state, (this.#expected.get(state) ?? 0) + 1);
   }
 
@@ -157,6 +160,8 @@ export class FleetCommands {
         `command ${request.name} to ${deviceId} refused: ${JSON.stringify(res.body)}`,
       );
     }
+    const state = String(res.body.state);
+    this.#accepted.set(state, (this.#accepted.get(state) ?? 0) + 1);
     return id;
   }
 }
