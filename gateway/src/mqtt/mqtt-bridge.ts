@@ -175,6 +175,7 @@ export class MqttBridge {
   #pumpScheduled = false;
   /** When the last pump ran, for the linger ({@link MqttBridgeOptions.flushMs}). */
   #pumpedAt = Number.NEGATIVE_INFINITY;
+  #lingerTimer: NodeJS.Timeout | undefined;
   /** Nudges to other instances, written ahead of the outbox by the turn's pump. */
   #nudges: { readonly topic: string; readonly payload: string }[] = [];
   #closed = false;
@@ -289,10 +290,11 @@ export class MqttBridge {
    */
   publishToInstance(instanceId: string, payload: string): boolean {
     if (!this.#client || !this.#ready || this.#closed || !isTopicLevel(instanceId)) return false;
-    // Written by the pump at the end of this turn, in one write with the command states the
-    // same step queued (a command's `queued` and its nudge, its final state and `settled`).
+    // Written by the pump at the end of this turn, never after the linger (a request or a device
+    // waits on it), in one write with the command states the same step queued (a command's
+    // `queued` and its nudge, its final state and `settled`).
     this.#nudges.push({ topic: this.topics.instanceInbox(instanceId), payload });
-    this.#schedulePump();
+    this.#schedulePump(true);
     return true;
   }
 
@@ -492,20 +494,31 @@ export class MqttBridge {
     }
   }
 
-  #schedulePump(): void {
-    if (this.#pumpScheduled || !this.#ready) return;
+  /** `urgent`: a nudge, which another instance's waiting request or device needs at once. */
+  #schedulePump(urgent = false): void {
+    if (!this.#ready) return;
+    if (this.#pumpScheduled) {
+      if (!urgent || this.#lingerTimer === undefined) return;
+      clearTimeout(this.#lingerTimer);
+      this.#lingerTimer = undefined;
+      setImmediate(this.#pump);
+      return;
+    }
     this.#pumpScheduled = true;
     // Batches the messages of one event-loop turn and keeps MQTT.js's work out of the emitter.
     // A pump right after another waits out the rest of flushMs: each pump is one socket write,
     // which costs more than the messages in it, and a busy gateway (a reconnect storm's statuses
     // one handshake per turn, telemetry released one PUBACK per turn) would pump every turn.
     const wait = this.#pumpedAt + this.options.flushMs - performance.now();
-    if (wait > 0) setTimeout(this.#pump, wait);
+    if (wait > 0 && !urgent) this.#lingerTimer = setTimeout(this.#pump, wait);
     else setImmediate(this.#pump);
   }
 
   readonly #pump = (): void => {
+    if (!this.#pumpScheduled) return;
     this.#pumpScheduled = false;
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
     this.#pumpedAt = performance.now();
     const client = this.#client;
     if (!client) return;

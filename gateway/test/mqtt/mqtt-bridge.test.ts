@@ -101,6 +101,25 @@ describe('MqttBridge publishing', () => {
     ]);
   });
 
+  it('sends a nudge to another instance at once, without waiting for the linger', async () => {
+    const t = track(createTestBridge(broker.url, { flushMs: 1_000 }));
+    const recorder = track(
+      await Recorder.connect(broker.url, [`${t.prefix}/devices/#`, `${t.prefix}/instances/#`]),
+    );
+    await connected(t);
+    t.bus.emit('status', status('n1', true));
+    await waitUntil(() => recorder.messages.length === 1, { message: 'the status' });
+    // A pump just ran: anything else now waits out the rest of the second, a nudge does not.
+    t.bus.emit('telemetry', telemetry('n1', 1));
+    assert.ok(t.bridge.publishToInstance('gw-b', '{"type":"deliver","deviceId":"n1"}'));
+    await waitUntil(() => recorder.on(`${t.prefix}/instances/gw-b/inbox`).length === 1, {
+      timeoutMs: 800,
+      message: 'the nudge before the linger ran out',
+    });
+    // It took the lingering telemetry along, in the same write.
+    assert.equal(recorder.on(`${t.prefix}/devices/n1/telemetry`).length, 1);
+  });
+
   it('publishes the documented payloads', async () => {
     const t = track(createTestBridge(broker.url));
     const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/#`));
