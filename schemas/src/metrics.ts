@@ -74,32 +74,50 @@ export const metricsSchema: z.ZodType<Metrics, Metrics> = guardedRecord(metricVa
  * reject a batch full of wrong types before the full validation would build an issue object for
  * every one of them; a frame it passes still gets the full validation.
  */
-export function findWrongMetricValues(
-  frame: unknown,
-  limit: number,
-): { issues: Array<{ path: string; message: string }>; total: number } {
+export function findWrongMetricValues(frame: unknown, limit: number): WrongMetricValues {
+  // Called for every frame: no closure, and one shared answer for a frame that is fine.
+  if (typeof frame !== 'object' || frame === null) return NO_WRONG_VALUES;
+  const { type, readings, metrics } = frame as Record<string, unknown>;
+  if (type !== 'telemetry') return NO_WRONG_VALUES;
   const issues: Array<{ path: string; message: string }> = [];
   let total = 0;
-  const scan = (metrics: unknown, prefix: string) => {
-    if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) return;
-    for (const key in metrics) {
-      if (!Object.hasOwn(metrics, key)) continue;
-      if (isMetricValue((metrics as Record<string, unknown>)[key])) continue;
-      total++;
-      if (issues.length < limit)
-        issues.push({ path: `${prefix}metrics.${key}`, message: METRIC_VALUE_MESSAGE });
-    }
-  };
-  if (typeof frame !== 'object' || frame === null) return { issues, total };
-  const { type, readings, metrics } = frame as Record<string, unknown>;
-  if (type !== 'telemetry') return { issues, total };
   if (Array.isArray(readings)) {
     for (let i = 0; i < readings.length; i++) {
       const reading = readings[i];
       if (typeof reading === 'object' && reading !== null) {
-        scan((reading as Record<string, unknown>).metrics, `readings.${i}.`);
+        const values = (reading as Record<string, unknown>).metrics;
+        total += scanMetrics(values, i, issues, limit);
       }
     }
-  } else scan(metrics, '');
-  return { issues, total };
+  } else total = scanMetrics(metrics, -1, issues, limit);
+  return total === 0 ? NO_WRONG_VALUES : { issues, total };
+}
+
+/** What {@link findWrongMetricValues} found: at most `limit` issues, and how many in all. */
+export interface WrongMetricValues {
+  readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>;
+  readonly total: number;
+}
+
+const NO_WRONG_VALUES: WrongMetricValues = Object.freeze({ issues: Object.freeze([]), total: 0 });
+
+/** Counts the wrong values of one `metrics` object, listing up to `limit` in `issues`. */
+function scanMetrics(
+  metrics: unknown,
+  reading: number,
+  issues: Array<{ path: string; message: string }>,
+  limit: number,
+): number {
+  if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) return 0;
+  let wrong = 0;
+  for (const key in metrics) {
+    if (!Object.hasOwn(metrics, key)) continue;
+    if (isMetricValue((metrics as Record<string, unknown>)[key])) continue;
+    wrong++;
+    if (issues.length < limit) {
+      const prefix = reading < 0 ? '' : `readings.${reading}.`;
+      issues.push({ path: `${prefix}metrics.${key}`, message: METRIC_VALUE_MESSAGE });
+    }
+  }
+  return wrong;
 }

@@ -57,7 +57,26 @@ export interface GatewayStatusPayload {
   readonly reason: GatewayStatusReason;
 }
 
-const rfc3339 = (epochMs: number): string => new Date(epochMs).toISOString();
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
+/**
+ * `new Date(epochMs).toISOString()`, with the part up to the second formatted once per second:
+ * one message per reading needs one, and formatting a Date cost 0.5 µs against 0.02.
+ */
+export function rfc3339(epochMs: number): string {
+  if (!Number.isInteger(epochMs)) return new Date(epochMs).toISOString();
+  const second = Math.floor(epochMs / 1000);
+  if (second !== cachedSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    // Years before 0 or after 9999 take the six-digit form: not worth a cache.
+    if (iso.length !== 24) return new Date(epochMs).toISOString();
+    cachedSecond = second;
+    cachedPrefix = iso.slice(0, 20);
+  }
+  const ms = epochMs - second * 1000;
+  return `${cachedPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+}
 
 /** Undefined for a frame without readings, which the session never accepts. */
 export function telemetryPayload(frame: TelemetryAccepted): TelemetryPayload | undefined {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TelemetryAccepted } from '../../src/events/device-bus.ts';
-import { TelemetryJson, telemetryPayload } from '../../src/mqtt/payloads.ts';
+import { rfc3339, TelemetryJson, telemetryPayload } from '../../src/mqtt/payloads.ts';
 
 const start = Date.UTC(2026, 0, 1, 12, 0, 0, 123);
 
@@ -54,5 +54,31 @@ describe('TelemetryJson', () => {
     const json = new TelemetryJson('th-1', 'thermostat', 's');
     assert.equal(json.render(frame([])), undefined);
     assert.equal(telemetryPayload(frame([])), undefined);
+  });
+});
+
+describe('rfc3339', () => {
+  it('formats as toISOString does, across seconds, out of order and at the edges', () => {
+    const base = Date.UTC(2026, 11, 31, 23, 59, 59, 0);
+    const values = [
+      base,
+      base + 9,
+      base + 10,
+      base + 99,
+      base + 100,
+      base + 999,
+      base + 1_000,
+      base - 1,
+      base + 5,
+      0,
+      -1,
+      -1_001,
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(10_000, 0, 1),
+      Date.UTC(-1, 0, 1, 0, 0, 0, 7),
+      base + 0.5,
+    ];
+    for (let i = 0; i < 2_000; i++) values.push(base + Math.floor(Math.random() * 10_000_000));
+    for (const ms of values) assert.equal(rfc3339(ms), new Date(ms).toISOString(), String(ms));
   });
 });
