@@ -357,7 +357,11 @@ export class CommandService implements CommandResultHandler, CommandIngress {
         const pending = this.#counts.get(deviceId);
         if (pending.queued + pending.sent >= maxPending) throw full(pending.queued + pending.sent);
         const session = this.#deps.sessions.get(deviceId);
-        const direct = pending.queued === 0 && pending.sent < this.#options.maxInFlight;
+        const direct =
+          pending.queued === 0 &&
+          pending.sent < this.#options.maxInFlight &&
+          // A command whose lane was long enough to outlast its ttl expires, as a claim would.
+          Date.now() < command.expiresAt;
         if (direct && session?.alive && !session.ended) {
           return await this.#acceptSent(command, session, typeName);
         }
@@ -394,10 +398,17 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     const record = sentRecord(command, at);
     if (session.ended || this.#deps.sessions.get(command.deviceId) !== session) {
       // The session ended while the insert was on its way: the command waits for the next one.
-      await this.#deps.store.unclaim(command.id);
-      const queued = queuedRecord(command);
-      this.#changed(queued, typeName);
-      return queued;
+      if (await this.#deps.store.unclaim(command.id).catch(() => false)) {
+        const queued = queuedRecord(command);
+        this.#changed(queued, typeName);
+        return queued;
+      }
+      // Still `sent` in a store that refused the change: tracked as sent, so its deadline ends
+      // it (`timed_out`); it is never sent twice.
+      this.#counts?.changed(queuedRecord(command));
+      this.#trackSent(command.id, command.deviceId);
+      this.#changed(record, typeName);
+      return record;
     }
     // Counted as stored (queued), then as sent, so the counts move as for any delivery.
     this.#counts?.changed(queuedRecord(command));
@@ -773,7 +784,30 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       if (due.length < SWEEP_BATCH) break;
     }
     if (this.#deps.routing && this.#started) await this.#redeliver();
+    else if (this.#started) await this.#retryDelivery();
     return ended;
+  }
+
+  /**
+   * Alone: a delivery that failed (the store refused the claim) is tried again at the next sweep.
+   * The counts in memory tell which live sessions have commands waiting with room in their
+   * window, without a store call; normally none has for longer than a turn.
+   */
+  async #retryDelivery(): Promise<void> {
+    const counts = this.#counts;
+    if (!counts) return;
+    for (const session of this.#deps.sessions.values()) {
+      if (!session.alive || session.ended) continue;
+      const deviceId = session.device.id;
+      const pending = counts.get(deviceId);
+      if (pending.queued === 0 || pending.sent >= this.#options.maxInFlight) continue;
+      try {
+        await this.#lanes.run(deviceId, () => this.#deliver(deviceId));
+      } catch (err) {
+        // Still failing: the next sweep tries again; one device does not hold up the others.
+        this.#deps.log.warn({ err, deviceId }, 'command delivery failed again');
+      }
+    }
   }
 
   /**

@@ -34,6 +34,10 @@ export class SqliteWriteBatch {
         try {
           return { ok: true, value: savepoint(job.work) };
         } catch (err) {
+          // Some errors (SQLITE_FULL, IOERR, NOMEM) roll the whole transaction back, not just
+          // the savepoint: the jobs before are undone, and a later job would commit on its own.
+          // The whole batch fails with the error that caused it.
+          if (!db.inTransaction) throw err;
           return { ok: false, err };
         }
       }),
@@ -59,7 +63,7 @@ export class SqliteWriteBatch {
     try {
       outcomes = this.#transaction(jobs);
     } catch (err) {
-      // The commit itself failed (disk full, database closed): none of the jobs happened.
+      // The transaction was rolled back (disk full, database closed): none of the jobs happened.
       for (const job of jobs) job.reject(err);
       return;
     }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitUntil } from '@iot-gateway/testing';
+import Database from 'better-sqlite3';
 import { issuePaths } from '../api/api-kit.ts';
 import { TestDevice } from '../support/test-device.ts';
 import type { TestGateway } from '../support/test-gateway.ts';
@@ -425,6 +426,40 @@ describe('commands across a gateway restart', () => {
         await gw.stop({ keepData: true });
       }
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('command delivery when the store fails', () => {
+  it('tries a failed delivery again at the next sweep, once', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'iot-gateway-busy-'));
+    const logs: string[] = [];
+    const gw = await startTestGateway({ LOG_LEVEL: 'warn' }, { dataDir, logs });
+    const locker = new Database(join(dataDir, 'gateway.db'));
+    try {
+      const token = await gw.provision('busy-1');
+      const queued = await gw.api('POST', '/v1/devices/busy-1/commands', { name: 'reboot' });
+      assert.equal(queued.body.state, 'queued');
+      // Another writer holds the database: the claim at the session's first sign of life waits
+      // out the busy timeout and fails.
+      locker.exec('BEGIN IMMEDIATE');
+      const device = await TestDevice.connect(gw.url, token);
+      await waitUntil(() => logs.some((line) => line.includes('command delivery failed')), {
+        timeoutMs: 15_000,
+        message: 'the failed delivery',
+      });
+      assert.equal(await stateOf(gw, queued.body.id), 'queued');
+      locker.exec('ROLLBACK');
+      const frame = await device.next((f) => f.type === 'command', 5_000);
+      assert.equal(frame.id, queued.body.id);
+      assert.equal(await stateOf(gw, queued.body.id), 'sent');
+      await roundTrip(device);
+      assert.deepEqual(commandFrames(device), []);
+      device.close();
+    } finally {
+      locker.close();
+      await gw.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -59,6 +59,22 @@ describe('SqliteWriteBatch', () => {
     assert.deepEqual(committed(), [1, 3]);
   });
 
+  it('fails the whole batch with the cause when an error rolls the transaction back', async () => {
+    db.exec('CREATE TABLE blobs (v BLOB)');
+    // SQLITE_FULL rolls back the whole transaction, not only the statement.
+    const pages = Number(db.pragma('page_count', { simple: true }));
+    db.pragma(`max_page_count = ${pages + 3}`);
+    const put = (bytes: number) =>
+      batch.run(() => db.prepare('INSERT INTO blobs (v) VALUES (?)').run(Buffer.alloc(bytes)));
+    const outcomes = await Promise.allSettled([put(11), put(1_000_000), put(33)]);
+    for (const outcome of outcomes) {
+      assert.equal(outcome.status, 'rejected');
+      assert.match(String((outcome as PromiseRejectedResult).reason), /full/i);
+    }
+    assert.equal(db.inTransaction, false);
+    assert.deepEqual(db.prepare('SELECT count(*) AS n FROM blobs').get(), { n: 0 });
+  });
+
   it('rejects every job of a batch whose transaction cannot run', async () => {
     const a = batch.run(() => insert(1));
     const b = batch.run(() => insert(2));
