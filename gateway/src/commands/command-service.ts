@@ -92,6 +92,8 @@ export interface CommandServiceDeps {
 const SWEEP_BATCH = 1000;
 /** How often a waiting request re-reads a command that may be settled on another instance. */
 const WAIT_POLL_MS = 1000;
+/** The longest wait between two rounds of retried deliveries while the store refuses them. */
+const RETRY_MAX_MS = 30_000;
 
 /**
  * Commands from request to final state. Checks each request against the device type, stores it
@@ -138,6 +140,9 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   });
   /** Queued and sent per device, when this gateway alone writes the store (no routing). */
   readonly #counts: PendingCounts | undefined;
+  /** {@link #retryDelivery}'s backoff while the store refuses claims. */
+  #retryAt = 0;
+  #retryFailures = 0;
   readonly #waiters: CommandWaiters;
   readonly #jobs: PeriodicJob[];
   #started = false;
@@ -398,14 +403,14 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     const record = sentRecord(command, at);
     if (session.ended || this.#deps.sessions.get(command.deviceId) !== session) {
       // The session ended while the insert was on its way: the command waits for the next one.
-      if (await this.#deps.store.unclaim(command.id).catch(() => false)) {
-        const queued = queuedRecord(command);
+      const queued = queuedRecord(command);
+      if (await this.#unclaim(command.id)) {
         this.#changed(queued, typeName);
         return queued;
       }
-      // Still `sent` in a store that refused the change: tracked as sent, so its deadline ends
-      // it (`timed_out`); it is never sent twice.
-      this.#counts?.changed(queuedRecord(command));
+      // Still `sent` in a store that refused the change: tracked and counted as sent, so its
+      // deadline ends it (`timed_out`); it is never sent twice.
+      this.#counts?.changed(queued);
       this.#trackSent(command.id, command.deviceId);
       this.#changed(record, typeName);
       return record;
@@ -422,6 +427,20 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     });
     this.#changed(record, typeName);
     return record;
+  }
+
+  /**
+   * Puts a command stored `sent`, whose frame never left (its session ended first), back in the
+   * queue for the device's next session. False when the store refused: the caller keeps it as
+   * sent, so its deadline ends it.
+   */
+  async #unclaim(commandId: string): Promise<boolean> {
+    try {
+      return await this.#deps.store.unclaim(commandId);
+    } catch (err) {
+      this.#deps.log.warn({ err, commandId }, 'command not put back in the queue');
+      return false;
+    }
   }
 
   /** Queued and sent counts: from memory when this gateway alone writes the store. */
@@ -784,30 +803,53 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       if (due.length < SWEEP_BATCH) break;
     }
     if (this.#deps.routing && this.#started) await this.#redeliver();
-    else if (this.#started) await this.#retryDelivery();
+    else if (this.#started) await this.#retryDelivery(now);
     return ended;
   }
 
   /**
-   * Alone: a delivery that failed (the store refused the claim) is tried again at the next sweep.
+   * Alone: a delivery that failed (the store refused the claim) is tried again at a later sweep.
    * The counts in memory tell which live sessions have commands waiting with room in their
-   * window, without a store call; normally none has for longer than a turn.
+   * window, without a store call; normally none has for longer than a turn. The devices of one
+   * round go together, so their claims share one write batch, and a store that keeps refusing
+   * is tried less and less often (2, 4, … 30 s), so a database locked by another process does
+   * not block the gateway every second.
    */
-  async #retryDelivery(): Promise<void> {
+  async #retryDelivery(now: number): Promise<void> {
     const counts = this.#counts;
-    if (!counts) return;
+    if (!counts || now < this.#retryAt) return;
+    const due: string[] = [];
     for (const session of this.#deps.sessions.values()) {
       if (!session.alive || session.ended) continue;
-      const deviceId = session.device.id;
-      const pending = counts.get(deviceId);
-      if (pending.queued === 0 || pending.sent >= this.#options.maxInFlight) continue;
-      try {
-        await this.#lanes.run(deviceId, () => this.#deliver(deviceId));
-      } catch (err) {
-        // Still failing: the next sweep tries again; one device does not hold up the others.
-        this.#deps.log.warn({ err, deviceId }, 'command delivery failed again');
+      const pending = counts.get(session.device.id);
+      if (pending.queued > 0 && pending.sent < this.#options.maxInFlight) {
+        due.push(session.device.id);
       }
     }
+    if (due.length === 0) return;
+    let failure: unknown;
+    let failed = 0;
+    await Promise.all(
+      due.map((deviceId) =>
+        this.#lanes
+          .run(deviceId, () => this.#deliver(deviceId))
+          .catch((err: unknown) => {
+            failure ??= err;
+            failed++;
+          }),
+      ),
+    );
+    if (failed === 0) {
+      this.#retryFailures = 0;
+      return;
+    }
+    this.#retryFailures++;
+    const waitMs = Math.min(RETRY_MAX_MS, 1_000 * 2 ** this.#retryFailures);
+    this.#retryAt = now + waitMs;
+    this.#deps.log.warn(
+      { err: failure, devices: failed, retryInMs: waitMs },
+      'command delivery failed again',
+    );
   }
 
   /**
@@ -875,7 +917,10 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       if (session.ended || sessions.get(deviceId) !== session) {
         // The session ended while the claim was on its way: this frame never leaves, so the
         // command waits for the device's next session.
-        await store.unclaim(c.id);
+        if (await this.#unclaim(c.id)) continue;
+        // Still `sent` in the store: tracked as sent, so its deadline ends it; never sent twice.
+        this.#trackSent(c.id, deviceId);
+        this.#changed(c, session.deviceType.name);
         continue;
       }
       // Known before the frame leaves, so an instant answer is never `unknown_command`.

@@ -11,6 +11,13 @@ type Outcome =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly err: unknown };
 
+function isLocked(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
+}
+
 /**
  * Runs the writes asked for in one turn of the event loop in one SQLite transaction. A commit
  * appends every page it changed to the WAL, a few syscalls each, and costs more than the
@@ -36,8 +43,10 @@ export class SqliteWriteBatch {
         } catch (err) {
           // Some errors (SQLITE_FULL, IOERR, NOMEM) roll the whole transaction back, not just
           // the savepoint: the jobs before are undone, and a later job would commit on its own.
-          // The whole batch fails with the error that caused it.
-          if (!db.inTransaction) throw err;
+          // A database another process holds locked would make every later job wait out the
+          // busy timeout in turn, with the event loop blocked. Either way the whole batch fails
+          // with the error that caused it.
+          if (!db.inTransaction || isLocked(err)) throw err;
           return { ok: false, err };
         }
       }),

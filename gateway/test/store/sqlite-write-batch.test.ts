@@ -75,6 +75,28 @@ describe('SqliteWriteBatch', () => {
     assert.deepEqual(db.prepare('SELECT count(*) AS n FROM blobs').get(), { n: 0 });
   });
 
+  it('fails the whole batch at once when another process holds the database locked', async () => {
+    db.pragma('busy_timeout = 20');
+    const locker = new Database(join(dir, 'db.sqlite'));
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const outcomes = await Promise.allSettled([
+        batch.run(() => insert(1)),
+        batch.run(() => insert(2)),
+      ]);
+      const [first, second] = outcomes as PromiseRejectedResult[];
+      assert.equal(first?.status, 'rejected');
+      assert.match(String(first?.reason), /locked|busy/i);
+      // The same error: the second job did not wait out the busy timeout on its own.
+      assert.equal(second?.reason, first?.reason);
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    await batch.run(() => insert(3));
+    assert.deepEqual(committed(), [3]);
+  });
+
   it('rejects every job of a batch whose transaction cannot run', async () => {
     const a = batch.run(() => insert(1));
     const b = batch.run(() => insert(2));
