@@ -418,13 +418,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     // Counted as stored (queued), then as sent, so the counts move as for any delivery.
     this.#counts?.changed(queuedRecord(command));
     this.#trackSent(command.id, command.deviceId);
-    session.send({
-      type: 'command',
-      id: command.id,
-      name: command.name,
-      params: command.params,
-      expiresAt: command.expiresAt,
-    });
+    sendCommand(session, command);
     this.#changed(record, typeName);
     return record;
   }
@@ -925,13 +919,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       }
       // Known before the frame leaves, so an instant answer is never `unknown_command`.
       this.#trackSent(c.id, deviceId);
-      session.send({
-        type: 'command',
-        id: c.id,
-        name: c.name,
-        params: c.params,
-        expiresAt: c.expiresAt,
-      });
+      sendCommand(session, c);
       this.#changed(c, session.deviceType.name);
       sent.push(c);
     }
@@ -989,6 +977,17 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       throw new GatewayError('commands_unavailable', 'the gateway is shutting down');
     }
   }
+}
+
+/** The `command` frame that delivers `c` to the device. */
+function sendCommand(session: DeviceSession, c: NewCommand): void {
+  session.send({
+    type: 'command',
+    id: c.id,
+    name: c.name,
+    params: c.params,
+    expiresAt: c.expiresAt,
+  });
 }
 
 /** The stored form of a command inserted `sent` at `at`, without reading it back. */

@@ -135,20 +135,7 @@ export class SqliteCommandStore implements CommandStore {
   }
 
   #insertSentNow(c: NewCommand, patch: TransitionPatch): void {
-    try {
-      this.#insertSent.run({
-        ...c,
-        params: JSON.stringify(c.params),
-        fleetId: c.fleetId ?? null,
-        requestedBy: c.requestedBy ?? null,
-        at: patch.at,
-      });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new CommandIdTakenError(c.id);
-      }
-      throw err;
-    }
+    this.#insertOne(this.#insertSent, c, { at: patch.at });
   }
 
   async insertIfRoom(command: NewCommand, maxPending: number) {
@@ -156,20 +143,24 @@ export class SqliteCommandStore implements CommandStore {
   }
 
   #insertAll(commands: readonly NewCommand[]): void {
-    for (const c of commands) {
-      try {
-        this.#insert.run({
-          ...c,
-          params: JSON.stringify(c.params),
-          fleetId: c.fleetId ?? null,
-          requestedBy: c.requestedBy ?? null,
-        });
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-          throw new CommandIdTakenError(c.id);
-        }
-        throw err;
+    for (const c of commands) this.#insertOne(this.#insert, c);
+  }
+
+  /** Runs an insert of one command; a taken id is {@link CommandIdTakenError}. */
+  #insertOne(statement: Statement, c: NewCommand, extra: Record<string, unknown> = {}): void {
+    try {
+      statement.run({
+        ...c,
+        params: JSON.stringify(c.params),
+        fleetId: c.fleetId ?? null,
+        requestedBy: c.requestedBy ?? null,
+        ...extra,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new CommandIdTakenError(c.id);
       }
+      throw err;
     }
   }
 
