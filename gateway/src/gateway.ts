@@ -53,6 +53,7 @@ import { defaultClientId } from './mqtt/mqtt-bridge-options.ts';
 import { DeviceLifecycle } from './registry/device-lifecycle.ts';
 import { Scheduler } from './schedules/scheduler.ts';
 import { HeartbeatMonitor } from './sessions/heartbeat-monitor.ts';
+import { heldSessions } from './sessions/held-sessions.ts';
 import { PressureGate } from './sessions/pressure-gate.ts';
 import type { SessionContext } from './sessions/session-context.ts';
 import { SessionJournal } from './sessions/session-journal.ts';
@@ -556,7 +557,7 @@ async function assemble(
       name: 'session journal',
       start: () => {
         if (cluster) return;
-        journal = new SessionJournal(config.DATA_DIR);
+        journal = new SessionJournal(config.DATA_DIR, heldSessions(sessions), log);
         const lost = journal.recover(bus);
         if (lost > 0) {
           log.warn(
