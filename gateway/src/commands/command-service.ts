@@ -36,6 +36,7 @@ import { CommandWaiters } from './command-waiters.ts';
 import { DeviceLanes } from './device-lanes.ts';
 import type { Pending } from './pending-counts.ts';
 import { PendingCounts } from './pending-counts.ts';
+import { RetryBackoff } from './retry-backoff.ts';
 import { MAX_FLEET_DEVICES } from './selector.ts';
 
 /** A command as requested, before it is checked against the device type. */
@@ -141,8 +142,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   /** Queued and sent per device, when this gateway alone writes the store (no routing). */
   readonly #counts: PendingCounts | undefined;
   /** {@link #retryDelivery}'s backoff while the store refuses claims. */
-  #retryAt = 0;
-  #retryFailures = 0;
+  readonly #retry = new RetryBackoff(RETRY_MAX_MS);
   readonly #waiters: CommandWaiters;
   readonly #jobs: PeriodicJob[];
   #started = false;
@@ -811,7 +811,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
    */
   async #retryDelivery(now: number): Promise<void> {
     const counts = this.#counts;
-    if (!counts || now < this.#retryAt) return;
+    if (!counts || !this.#retry.due(now)) return;
     const due: string[] = [];
     for (const session of this.#deps.sessions.values()) {
       if (!session.alive || session.ended) continue;
@@ -834,12 +834,10 @@ export class CommandService implements CommandResultHandler, CommandIngress {
       ),
     );
     if (failed === 0) {
-      this.#retryFailures = 0;
+      this.#retry.succeeded();
       return;
     }
-    this.#retryFailures++;
-    const waitMs = Math.min(RETRY_MAX_MS, 1_000 * 2 ** this.#retryFailures);
-    this.#retryAt = now + waitMs;
+    const waitMs = this.#retry.failed(now);
     this.#deps.log.warn(
       { err: failure, devices: failed, retryInMs: waitMs },
       'command delivery failed again',
@@ -926,7 +924,6 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     return sent;
   }
 
-  /** One state change the store confirmed; `deviceType` when the caller knows it. */
   /**
    * After a slot of the device's window freed up: its next commands, if it may have any. Alone,
    * the counts in memory say; in a cluster, the hint of {@link #maybeQueued}.
@@ -950,6 +947,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
     else this.#sentPerDevice.delete(deviceId);
   }
 
+  /** One state change the store confirmed; `deviceType` when the caller knows it. */
   #changed(record: CommandRecord, deviceType?: string): void {
     this.#counts?.changed(record);
     this.#deps.metrics.commands.inc({ state: record.state });
