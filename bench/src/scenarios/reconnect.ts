@@ -6,7 +6,12 @@ import type { GatewayProcess } from '../gateway-process.ts';
 import { cpuSeconds } from '../proc-stats.ts';
 import type { DeviceGroup } from '../provision.ts';
 import { WorkerProcess } from '../worker-process.ts';
-import type { StormPrepareArgs, StormStatus, StormTimes } from '../workers/storm-client.ts';
+import type {
+  StormArgs,
+  StormPrepareArgs,
+  StormStatus,
+  StormTimes,
+} from '../workers/storm-client.ts';
 
 /**
  * When the devices got somewhere, in ms after the restarted server was ready, over all devices:
@@ -166,10 +171,29 @@ async function waitOffline(name: string, clients: readonly WorkerProcess[]): Pro
   }
 }
 
-async function storm(clients: readonly WorkerProcess[], ctx: BenchContext): Promise<void> {
+/**
+ * Starts the storm, each client process from a loopback address no earlier phase used
+ * (`127.0.0.<firstOctet + i>`). Thousands of devices share each address here, and a socket bound
+ * to an address and port 0 cannot take a port still in TIME_WAIT there: with the ~20,000 that
+ * the previous phase's closes leave behind for 60 s, the kernel searched the port range for
+ * every attempt, in the clients' system time, until the clients took more of the two cores than
+ * the server. Real devices each have an address of their own, so none of them pays this.
+ */
+async function storm(
+  clients: readonly WorkerProcess[],
+  ctx: BenchContext,
+  firstOctet: number,
+): Promise<void> {
   const r = ctx.options.reconnect;
   await Promise.all(
-    clients.map((c) => c.call('storm', { jitterMs: r.jitterMs, maxAttempts: r.maxAttempts })),
+    clients.map((c, i) => {
+      const args: StormArgs = {
+        jitterMs: r.jitterMs,
+        maxAttempts: r.maxAttempts,
+        localAddress: `127.0.0.${firstOctet + i}`,
+      };
+      return c.call('storm', args);
+    }),
   );
 }
 
@@ -257,7 +281,7 @@ export async function rawStorm(
     );
     const cpuBefore = cpuSeconds(server.pid) ?? 0;
     const clientsBefore = clientCpu(clients);
-    await storm(clients, ctx);
+    await storm(clients, ctx, 41);
     const settled = await waitForStorm(ctx, 'raw ws', clients, r.devices, false, readyAt);
     const cpu = {
       server: (cpuSeconds(server.pid) ?? 0) - cpuBefore,
@@ -364,7 +388,7 @@ async function gatewayStorm(
     gateway = restarted;
     const cpuBefore = cpuSeconds(gateway.pid) ?? 0;
     const clientsBefore = clientCpu(clients);
-    await storm(clients, ctx);
+    await storm(clients, ctx, 51);
     const settled = await waitForStorm(ctx, 'gateway', clients, ids.length, true, readyAt);
     const cpu = {
       server: (cpuSeconds(gateway.pid) ?? 0) - cpuBefore,

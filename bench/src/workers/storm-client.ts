@@ -22,6 +22,8 @@ export interface StormArgs {
   readonly jitterMs: number;
   /** A device gives up after this many attempts in one storm, so no loop runs unbounded. */
   readonly maxAttempts: number;
+  /** The loopback address the storm's attempts come from, one no earlier phase used. */
+  readonly localAddress: string;
 }
 
 export interface StormStatus {
@@ -208,6 +210,8 @@ serveWorker({
    * starts at once (after its jitter). Counters and times restart for the storm.
    */
   storm: (args: StormArgs) => {
+    if (!prepared) throw new Error('storm before prepare');
+    prepared = { ...prepared, localAddress: args.localAddress };
     jitterMs = args.jitterMs;
     maxAttempts = args.maxAttempts;
     retrying = true;
