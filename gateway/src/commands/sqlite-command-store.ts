@@ -1,5 +1,5 @@
 import type { Statement, Transaction } from 'better-sqlite3';
-import type { SqliteDatabase } from '../store/database.ts';
+import { BOUND_LIMIT, type SqliteDatabase } from '../store/database.ts';
 import { SqliteWriteBatch } from '../store/sqlite-write-batch.ts';
 import { type CommandRow, type FleetRow, toFleet, toRecord } from './command-rows.ts';
 import type {
@@ -83,7 +83,7 @@ export class SqliteCommandStore implements CommandStore {
     // statistics it would still pick `commands_device` for the ORDER BY, hence INDEXED BY.
     this.#queued = db.prepare(
       `SELECT * FROM commands INDEXED BY commands_active WHERE device_id = ? AND state IN ('queued', 'sent')
-         AND state = 'queued' ORDER BY seq LIMIT ?`,
+         AND state = 'queued' ORDER BY seq ${BOUND_LIMIT}`,
     );
     this.#sentCount = db.prepare(
       `SELECT count(*) AS n FROM commands WHERE device_id = ? AND state IN ('queued', 'sent')
@@ -91,7 +91,7 @@ export class SqliteCommandStore implements CommandStore {
     );
     this.#nextQueued = db.prepare(
       `SELECT * FROM commands INDEXED BY commands_active WHERE device_id = ? AND state IN ('queued', 'sent')
-         AND state = 'queued' AND expires_at > ? ORDER BY seq LIMIT ?`,
+         AND state = 'queued' AND expires_at > ? ORDER BY seq ${BOUND_LIMIT}`,
     );
     this.#markSent = db.prepare(
       `UPDATE commands SET state = 'sent', updated_at = @at, sent_at = @at,
@@ -193,10 +193,9 @@ export class SqliteCommandStore implements CommandStore {
       params.push(filter.before);
     }
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = this.#prepare(`SELECT * FROM commands ${clause} ORDER BY seq DESC LIMIT ?`).all(
-      ...params,
-      filter.limit,
-    ) as CommandRow[];
+    const rows = this.#prepare(
+      `SELECT * FROM commands ${clause} ORDER BY seq DESC ${BOUND_LIMIT}`,
+    ).all(...params, filter.limit) as CommandRow[];
     return rows.map(toRecord);
   }
 
@@ -302,7 +301,7 @@ export class SqliteCommandStore implements CommandStore {
   async overdue(now: number, limit: number): Promise<CommandRecord[]> {
     return (
       this.#prepare(
-        'SELECT * FROM commands WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?',
+        `SELECT * FROM commands WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at ${BOUND_LIMIT}`,
       ).all(now, limit) as CommandRow[]
     ).map(toRecord);
   }

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { GatewayError } from '../errors.ts';
-import type { SqliteDatabase } from '../store/database.ts';
+import { BOUND_LIMIT, type SqliteDatabase } from '../store/database.ts';
 import type {
   Device,
   DeviceCredential,
@@ -103,7 +103,7 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     }
     const limit = filter.limit ?? -1;
     const rows = this.#db
-      .prepare(`SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`)
+      .prepare(`SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id ${BOUND_LIMIT}`)
       .all(...params, limit) as DeviceRow[];
     return rows.map(toDevice);
   }

@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from '../store/database.ts';
+import { BOUND_LIMIT, type SqliteDatabase } from '../store/database.ts';
 import { type RunRow, type ScheduleRow, toRun, toSchedule } from './schedule-rows.ts';
 import type { ScheduleRecord, ScheduleRun, ScheduleStore } from './schedule-store.ts';
 
@@ -81,7 +81,7 @@ export class SqliteScheduleStore implements ScheduleStore {
     return (
       this.#db
         .prepare(
-          `SELECT * FROM schedule_runs WHERE schedule_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+          `SELECT * FROM schedule_runs WHERE schedule_id = ? AND seq < ? ORDER BY seq DESC ${BOUND_LIMIT}`,
         )
         .all(scheduleId, before ?? Number.MAX_SAFE_INTEGER, limit) as RunRow[]
     ).map(toRun);
