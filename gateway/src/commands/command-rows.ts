@@ -47,8 +47,12 @@ export interface FleetRow {
   skipped: string;
 }
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 export function toRecord(row: CommandRow): CommandRecord {
-  return {
+  // Optional fields are assigned, not spread in: each `...(x ? { … } : {})` built and copied
+  // an object of its own, ten per record, and every claim, answer and deadline makes one.
+  const record: Writable<CommandRecord> = {
     seq: row.seq,
     id: row.id,
     deviceId: row.device_id,
@@ -56,20 +60,21 @@ export function toRecord(row: CommandRow): CommandRecord {
     params: JSON.parse(row.params) as JsonObject,
     state: row.state,
     source: row.source,
-    ...(row.fleet_id !== null ? { fleetId: row.fleet_id } : {}),
-    ...(row.requested_by !== null ? { requestedBy: row.requested_by } : {}),
-    ...(row.accepted_by != null ? { acceptedBy: row.accepted_by } : {}),
-    ...(row.sent_by != null ? { sentBy: row.sent_by } : {}),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     expiresAt: row.expires_at,
     timeoutMs: row.timeout_ms,
-    ...(row.sent_at !== null ? { sentAt: row.sent_at } : {}),
-    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
-    ...(row.deadline_at !== null ? { deadlineAt: row.deadline_at } : {}),
-    ...(row.result !== null ? { result: JSON.parse(row.result) as JsonValue } : {}),
-    ...(row.error !== null ? { error: JSON.parse(row.error) as CommandError } : {}),
   };
+  if (row.fleet_id !== null) record.fleetId = row.fleet_id;
+  if (row.requested_by !== null) record.requestedBy = row.requested_by;
+  if (row.accepted_by != null) record.acceptedBy = row.accepted_by;
+  if (row.sent_by != null) record.sentBy = row.sent_by;
+  if (row.sent_at !== null) record.sentAt = row.sent_at;
+  if (row.finished_at !== null) record.finishedAt = row.finished_at;
+  if (row.deadline_at !== null) record.deadlineAt = row.deadline_at;
+  if (row.result !== null) record.result = JSON.parse(row.result) as JsonValue;
+  if (row.error !== null) record.error = JSON.parse(row.error) as CommandError;
+  return record;
 }
 
 export function toFleet(row: FleetRow): FleetRecord {

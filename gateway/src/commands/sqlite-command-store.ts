@@ -42,6 +42,8 @@ export class SqliteCommandStore implements CommandStore {
   /** The writes of a command's delivery and answer, many devices' to a commit. */
   readonly #writes: SqliteWriteBatch;
   readonly #statements = new Map<string, Statement>();
+  /** The transition UPDATE by how many `from` states it allows (one per answer or deadline). */
+  readonly #transitions: Statement[] = [];
 
   /**
    * Prepared statements are cached by their text: preparing costs more than running most of these
@@ -272,9 +274,26 @@ export class SqliteCommandStore implements CommandStore {
     to: CommandState,
     patch: TransitionPatch,
   ): CommandRecord | undefined {
-    const terminal = isTerminal(to);
-    const row = this.#prepare(
-      `UPDATE commands SET
+    const params: Record<string, unknown> = {
+      id,
+      to,
+      at: patch.at,
+      terminal: isTerminal(to) ? 1 : 0,
+      result: patch.result === undefined ? null : JSON.stringify(patch.result),
+      error: patch.error === undefined ? null : JSON.stringify(patch.error),
+    };
+    for (let i = 0; i < from.length; i++) params[`from${i}`] = from[i];
+    const row = this.#transitionStatement(from.length).get(params) as CommandRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** The transition's UPDATE for `count` allowed `from` states, prepared once per count. */
+  #transitionStatement(count: number): Statement {
+    let statement = this.#transitions[count];
+    if (!statement) {
+      const states = Array.from({ length: count }, (_, i) => `@from${i}`).join(',');
+      statement = this.#db.prepare(
+        `UPDATE commands SET
            state = @to,
            updated_at = @at,
            sent_at = CASE WHEN @to = 'sent' THEN @at ELSE sent_at END,
@@ -284,18 +303,12 @@ export class SqliteCommandStore implements CommandStore {
                               ELSE deadline_at END,
            result = coalesce(@result, result),
            error = coalesce(@error, error)
-         WHERE id = @id AND state IN (${from.map((_, i) => `@from${i}`).join(',')})
+         WHERE id = @id AND state IN (${states})
          RETURNING *`,
-    ).get({
-      id,
-      to,
-      at: patch.at,
-      terminal: terminal ? 1 : 0,
-      result: patch.result === undefined ? null : JSON.stringify(patch.result),
-      error: patch.error === undefined ? null : JSON.stringify(patch.error),
-      ...Object.fromEntries(from.map((state, i) => [`from${i}`, state])),
-    }) as CommandRow | undefined;
-    return row ? toRecord(row) : undefined;
+      );
+      this.#transitions[count] = statement;
+    }
+    return statement;
   }
 
   async overdue(now: number, limit: number): Promise<CommandRecord[]> {
