@@ -37,7 +37,6 @@ export class SqliteCommandStore implements CommandStore {
     ) => { readonly inserted: true } | { readonly inserted: false; readonly pending: number }
   >;
   readonly #activeCount: Statement<[string]>;
-  readonly #claim: Transaction<(deviceId: string, window: number, at: number) => CommandRecord[]>;
 
   /** The writes of a command's delivery and answer, many devices' to a commit. */
   readonly #writes: SqliteWriteBatch;
@@ -115,16 +114,6 @@ export class SqliteCommandStore implements CommandStore {
       if (n >= maxPending) return { inserted: false, pending: n };
       this.#insertAll([command]);
       return { inserted: true };
-    });
-    this.#claim = db.transaction((deviceId, window, at) => {
-      const { n } = this.#sentCount.get(deviceId) as { n: number };
-      if (n >= window) return [];
-      const claimed: CommandRecord[] = [];
-      for (const row of this.#nextQueued.all(deviceId, at, window - n)) {
-        const updated = this.#markSent.get({ at, id: row.id });
-        if (updated) claimed.push(toRecord(updated));
-      }
-      return claimed;
     });
   }
 
@@ -238,9 +227,22 @@ export class SqliteCommandStore implements CommandStore {
   }
 
   claimQueued(deviceId: string, window: number, patch: TransitionPatch): Promise<CommandRecord[]> {
-    // One transaction (a savepoint of the batch's): nothing else runs between the count, the
-    // pick and the updates.
-    return this.#writes.run(() => this.#claim(deviceId, window, patch.at));
+    return this.#writes.run(() => this.#claimNow(deviceId, window, patch.at));
+  }
+
+  /**
+   * The count, the pick and the updates of a claim. It runs as one job of the write batch, in a
+   * savepoint of its own, so nothing else runs between them and a failure leaves nothing behind.
+   */
+  #claimNow(deviceId: string, window: number, at: number): CommandRecord[] {
+    const { n } = this.#sentCount.get(deviceId) as { n: number };
+    if (n >= window) return [];
+    const claimed: CommandRecord[] = [];
+    for (const row of this.#nextQueued.all(deviceId, at, window - n)) {
+      const updated = this.#markSent.get({ at, id: row.id });
+      if (updated) claimed.push(toRecord(updated));
+    }
+    return claimed;
   }
 
   unclaim(id: string): Promise<boolean> {
