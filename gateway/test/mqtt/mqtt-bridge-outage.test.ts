@@ -164,6 +164,10 @@ describe('MqttBridge across broker outages', () => {
     const sub = await recorder(mqtt.url, `${t.prefix}/devices/+/events`);
     t.bridge.start();
     await waitUntil(() => t.bridge.state().connected);
+    // The gateway's own online status, sent at connect, is acknowledged before the bytes vanish.
+    await waitUntil(() => t.bridge.state().queued === 0, {
+      message: 'the broker acknowledged the gateway status',
+    });
 
     // The bridge's bytes now vanish on the way: MQTT.js has written the messages and waits for
     // PUBACKs that cannot come.

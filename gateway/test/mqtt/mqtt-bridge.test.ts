@@ -282,6 +282,11 @@ describe('MqttBridge publishing', () => {
   it('keeps the emitter free: 10,000 events are only queued inside the emit loop', async () => {
     const t = track(createTestBridge(broker.url));
     await connected(t);
+    // The gateway's own online status goes out at connect; counted from its PUBACK on, the
+    // queue holds this test's events only.
+    await waitUntil(() => t.bridge.state().queued === 0, {
+      message: 'the broker acknowledged the gateway status',
+    });
     for (let seq = 1; seq <= 10_000; seq++) t.bus.emit('event', event(`d${seq % 50}`, seq));
     // Nothing was handed to MQTT.js while the emitter ran; the pump works on later turns.
     assert.deepEqual(
