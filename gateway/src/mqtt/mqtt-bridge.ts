@@ -1,5 +1,5 @@
 import { PROTOCOL_LIMITS } from '@iot-gateway/schemas';
-import type { IClientOptions, IPublishPacket, ISubscriptionMap, MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, ISubscriptionMap, MqttClient, Packet } from 'mqtt';
 import { connect } from 'mqtt';
 import type {
   DeviceBus,
@@ -23,6 +23,7 @@ import {
   gatewayStatusPayload,
   TelemetryJson,
 } from './payloads.ts';
+import { PublishWriter } from './publish-writer.ts';
 import { BridgeTopics, isTopicLevel } from './topics.ts';
 import { WarningThrottle } from './warning-throttle.ts';
 
@@ -105,7 +106,7 @@ export interface MqttBridgeState {
   readonly connected: boolean;
   /** Messages the broker has not acknowledged yet: waiting in the queue or in flight. */
   readonly queued: number;
-  /** Of `queued`, those handed to MQTT.js and awaiting the broker's acknowledgement. */
+  /** Of `queued`, those written to the broker and awaiting its acknowledgement. */
   readonly inFlight: number;
   /** Messages dropped since start because the queue was full. */
   readonly dropped: number;
@@ -131,10 +132,12 @@ export type CommandStateMessage = Readonly<Record<string, unknown>>;
  * requests from it. docs/mqtt.md describes the topics and payloads.
  *
  * Device sessions never wait for the broker: bus listeners only append to a bounded in-memory
- * {@link Outbox}, which is drained asynchronously into MQTT.js with at most `maxInFlight`
+ * {@link Outbox}, which is drained asynchronously to the broker with at most `maxInFlight`
  * unacknowledged messages. While the broker is away the outbox fills up, dropping the oldest
- * telemetry and events first; after a reconnect MQTT.js first resends what was in flight (its
- * outgoing store survives with `clean: false`), then the outbox resumes in order.
+ * telemetry and events first; after a reconnect the bridge first resends what was in flight (in
+ * the broker session that survives with `clean: false`), then the outbox resumes in order.
+ * MQTT.js holds the connection; QoS 0 and 1 messages are encoded and written by a
+ * {@link PublishWriter}, QoS 2 ones go through MQTT.js.
  *
  * @example
  * ```ts
@@ -161,6 +164,9 @@ export class MqttBridge {
   #shortConnections = 0;
   #clashReportedAt = Number.NEGATIVE_INFINITY;
   #client: MqttClient | undefined;
+  #writer: PublishWriter | undefined;
+  /** Of the messages the pump added to the writer, the QoS 0 ones counted in `#inFlight`. */
+  #unwrittenQos0 = 0;
   /** Connected and done resending: new messages may go out. */
   #ready = false;
   #inFlight = 0;
@@ -246,7 +252,9 @@ export class MqttBridge {
     };
     const client = connect(options.url, clientOptions);
     this.#client = client;
+    this.#writer = new PublishWriter(client.messageIdProvider);
     client.on('connect', () => this.#onConnect(client));
+    client.on('packetreceive', this.#onPacket);
     client.on('close', this.#onClose);
     client.on('error', this.#onError);
     client.on('reconnect', () => this.#refreshWill(client));
@@ -527,7 +535,7 @@ export class MqttBridge {
       this.#nudges = [];
       // Lost with the connection if it drops: the receiver's sweep finds the work anyway.
       if (this.#ready) {
-        for (const n of nudges) client.publish(n.topic, n.payload, { qos: 0, retain: false });
+        for (const n of nudges) this.#writer?.add(n.topic, n.payload, 0, false);
       }
     }
     while (this.#ready && this.#inFlight < this.options.maxInFlight) {
@@ -535,7 +543,28 @@ export class MqttBridge {
       if (!message) break;
       this.#send(client, message);
     }
+    this.#write(client);
     this.#checkDrained();
+  };
+
+  /** Writes what the pump added, in one socket write. */
+  #write(client: MqttClient): void {
+    const writer = this.#writer;
+    if (!writer || writer.pending === 0) return;
+    const qos0 = this.#unwrittenQos0;
+    this.#unwrittenQos0 = 0;
+    if (qos0 === 0) {
+      writer.write(client.stream);
+      return;
+    }
+    const connection = this.#connection;
+    writer.write(client.stream, (err) => this.#writtenQos0(connection, qos0, err ?? undefined));
+  }
+
+  /** A PUBACK of a message the writer sent; MQTT.js ignores those it did not send itself. */
+  readonly #onPacket = (packet: Packet): void => {
+    if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
+    if (this.#writer?.acked(packet.messageId)) this.#settled(1);
   };
 
   #send(client: MqttClient, message: OutboundMessage): void {
@@ -552,25 +581,36 @@ export class MqttBridge {
     }
     const qos = message.qos ?? this.options.qos;
     this.#inFlight += 1;
-    if (qos === 0) this.#inFlightQos0 += 1;
-    const connection = this.#connection;
-    client.publish(message.topic, payload, { qos, retain: message.retain }, (err) =>
-      this.#settled(connection, qos, err),
-    );
+    if (qos === 2) {
+      // QoS 2's four-packet handshake stays with MQTT.js, which resends it after reconnects too.
+      client.publish(message.topic, payload, { qos, retain: message.retain }, (err) =>
+        this.#settled(1, err),
+      );
+      return;
+    }
+    if (qos === 0) {
+      this.#inFlightQos0 += 1;
+      this.#unwrittenQos0 += 1;
+    }
+    this.#writer?.add(message.topic, payload, qos, message.retain);
   }
 
-  /** A publish callback: the broker acknowledged (QoS 1/2), or the message was written (QoS 0). */
-  #settled(connection: number, qos: 0 | 1 | 2, err: Error | undefined): void {
-    // QoS 1/2 callbacks survive reconnects (MQTT.js resends and then calls them); QoS 0 ones of a
-    // closed connection were already written off in #onClose.
-    if (qos === 0) {
-      if (connection !== this.#connection) return;
-      this.#inFlightQos0 -= 1;
-    }
-    this.#inFlight -= 1;
+  /**
+   * The socket took a write's QoS 0 messages (or failed them). Those of a closed connection were
+   * already written off in #onClose.
+   */
+  #writtenQos0(connection: number, count: number, err: Error | undefined): void {
+    if (connection !== this.#connection) return;
+    this.#inFlightQos0 -= count;
+    this.#settled(count, err);
+  }
+
+  /** `count` messages are done: acknowledged by the broker, or (QoS 0) written. */
+  #settled(count: number, err?: Error): void {
+    this.#inFlight -= count;
     if (err && !this.#closed) {
       // MQTT.js only fails a publish it did not store (e.g. its own queue flushed on close).
-      this.#noteDropped(1);
+      this.#noteDropped(count);
       this.#log.debug({ err: err.message }, 'MQTT publish failed');
     }
     this.#schedulePump();
@@ -635,13 +675,18 @@ export class MqttBridge {
       this.#disconnectedAt = undefined;
     }
     this.#brokerWarnings.flush();
-    // Sent ahead of the queue: consumers should see the gateway online before its backlog.
+    // What was in flight when the connection dropped goes first, as retries in the session the
+    // broker kept; then the gateway's online status, ahead of the queue: consumers should see the
+    // gateway online before its backlog.
+    const resent = this.#writer?.resend(client.stream) ?? 0;
+    if (resent > 0) this.#log.debug({ resent }, 'MQTT messages resent after the reconnect');
     this.#send(client, {
       topic: this.topics.gatewayStatus(clientId),
       body: gatewayStatusPayload(true, 'connected'),
       retain: true,
       kind: 'status',
     });
+    this.#write(client);
     if (this.options.commandIngress) this.#subscribe(client);
     this.#subscribeInbox(client);
     this.#schedulePump();
@@ -677,6 +722,7 @@ export class MqttBridge {
     this.#connection += 1;
     this.#inFlight -= this.#inFlightQos0;
     this.#inFlightQos0 = 0;
+    this.#unwrittenQos0 = 0;
     if (!this.#ready) return;
     this.#ready = false;
     this.#noteShortConnection();
@@ -758,9 +804,11 @@ export class MqttBridge {
       this.#log.warn({ lost }, 'MQTT bridge stopped before the broker acknowledged every message');
     }
     await this.#end(client, !drained);
+    this.#writer?.clear();
     this.#ready = false;
     this.#inFlight = 0;
     this.#inFlightQos0 = 0;
+    this.#unwrittenQos0 = 0;
     this.#metrics.bridgeConnected.set(0);
   }
 

@@ -156,7 +156,7 @@ describe('MqttBridge across broker outages', () => {
     assert.equal(t.bridge.state().dropped, 0);
   });
 
-  it('resends QoS 1 messages MQTT.js held unacknowledged when the broker restarted', async () => {
+  it('resends the QoS 1 messages it held unacknowledged when the broker restarted', async () => {
     const mqtt = await broker();
     const proxy = await TcpProxy.start(mqtt.port);
     cleanups.push(() => proxy.close());
@@ -169,12 +169,12 @@ describe('MqttBridge across broker outages', () => {
       message: 'the broker acknowledged the gateway status',
     });
 
-    // The bridge's bytes now vanish on the way: MQTT.js has written the messages and waits for
+    // The bridge's bytes now vanish on the way: the bridge has written the messages and waits for
     // PUBACKs that cannot come.
     proxy.blackhole(true);
     for (let seq = 1; seq <= 50; seq++) t.bus.emit('event', event('d1', seq));
     await waitUntil(() => t.bridge.state().inFlight === 50, { message: '50 messages in flight' });
-    assert.equal(t.bridge.state().queued, 50, 'none left in the outbox, all handed to MQTT.js');
+    assert.equal(t.bridge.state().queued, 50, 'none left in the outbox, all written to the broker');
 
     let closes = 0;
     t.bridge.client?.on('close', () => {
