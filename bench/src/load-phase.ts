@@ -61,6 +61,7 @@ export async function runLoadPhase(
 ): Promise<LoadPhaseResult> {
   const clients: WorkerProcess[] = [];
   try {
+    if (spec.sidecars) await quietSidecars(ctx, spec.name, spec.sidecars);
     for (let i = 0; i < spec.clients; i++) {
       clients.push(await WorkerProcess.start('load-client', `${spec.name}-load-${i + 1}`));
     }
@@ -157,6 +158,48 @@ function sum(values: readonly number[]): number {
 
 function sumCpu(workers: readonly WorkerProcess[]): number {
   return sum(workers.map((w) => cpuSeconds(w.pid) ?? 0));
+}
+
+/** A sidecar is quiet below this share of a core, over one second. */
+const QUIET_CORES = 0.1;
+/** The longest wait for the sidecars to go quiet; the phase then runs anyway, and says so. */
+const QUIET_WAIT_MS = 90_000;
+
+/**
+ * Waits until influxd and mosquitto are done with what an earlier phase left them (compacting
+ * its points, delivering its backlog), so that a server is not measured on cores they still
+ * take: (d) at 200 × 16 leaves mosquitto hundreds of thousands of messages behind.
+ */
+async function quietSidecars(
+  ctx: BenchContext,
+  name: string,
+  pids: Readonly<Record<string, number | undefined>>,
+): Promise<void> {
+  const started = performance.now();
+  let busy: string[] = [];
+  for (;;) {
+    const before = readSidecars(pids);
+    const at = performance.now();
+    await sleep(1000);
+    const after = readSidecars(pids);
+    const seconds = (performance.now() - at) / 1000;
+    busy = [];
+    for (const [sidecar, b] of Object.entries(before)) {
+      const a = after[sidecar];
+      if (a === undefined || b === undefined) continue;
+      const cores = (a - b) / seconds;
+      if (cores > QUIET_CORES) busy.push(`${sidecar} ${cores.toFixed(2)} cores`);
+    }
+    if (busy.length === 0 || performance.now() - started > QUIET_WAIT_MS) break;
+  }
+  const waited = Math.round((performance.now() - started) / 1000);
+  if (busy.length > 0) {
+    ctx.log(
+      `${name}: sidecars still busy after ${waited} s (${busy.join(', ')}); measuring anyway`,
+    );
+  } else if (waited > 1) {
+    ctx.log(`${name}: waited ${waited} s for influxd and mosquitto to go quiet`);
+  }
 }
 
 function readSidecars(
