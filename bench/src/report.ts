@@ -113,9 +113,9 @@ export function checkTargets(
     });
     const marginal = s.gateway.marginalRssPerSessionKb / s.raw.marginalRssPerSessionKb;
     checks.push({
-      target: 'RSS per session ≤ 2 × raw ws',
+      target: 'RSS per session ≤ 1.1 × raw ws',
       measured: `${f2(ratio)} × overall (${f1(s.gateway.rssPerSessionKb)} vs ${f1(s.raw.rssPerSessionKb)} KiB), ${f2(marginal)} × marginal (${f1(s.gateway.marginalRssPerSessionKb)} vs ${f1(s.raw.marginalRssPerSessionKb)} KiB)`,
-      met: ratio <= 2 && marginal <= 2,
+      met: ratio <= 1.1 && marginal <= 1.1,
     });
   }
   const c = t?.commands;
