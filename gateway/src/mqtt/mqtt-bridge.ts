@@ -16,6 +16,7 @@ import type { MqttBridgeOptions, ResolvedMqttBridgeOptions } from './mqtt-bridge
 import { redactUrl, resolveMqttBridgeOptions } from './mqtt-bridge-options.ts';
 import type { BodyRenderer, OutboundMessage } from './outbox.ts';
 import { Outbox } from './outbox.ts';
+import { PacketIds } from './packet-ids.ts';
 import type { GatewayStatusReason } from './payloads.ts';
 import {
   deviceStatusPayload,
@@ -229,8 +230,9 @@ export class MqttBridge {
     const clientOptions: IClientOptions = {
       clientId: options.clientId,
       // A persistent session keeps the command subscription, and the commands published while
-      // the gateway was down, on the broker. Unacknowledged messages are resent by MQTT.js from
-      // its outgoing store after each reconnect, as retries within that same session.
+      // the gateway was down, on the broker. Unacknowledged messages are resent after each
+      // reconnect (QoS 0 and 1 by the bridge's writer, QoS 2 by MQTT.js from its outgoing
+      // store), as retries within that same session.
       clean: false,
       protocolVersion: 4,
       reconnectPeriod: options.reconnectPeriodMs,
@@ -250,9 +252,11 @@ export class MqttBridge {
       ...(options.cert ? { cert: options.cert } : {}),
       ...(options.key ? { key: options.key } : {}),
     };
-    const client = connect(options.url, clientOptions);
+    // One id space for MQTT.js's packets and the writer's, so no id is ever held by both.
+    const ids = new PacketIds();
+    const client = connect(options.url, { ...clientOptions, messageIdProvider: ids });
     this.#client = client;
-    this.#writer = new PublishWriter(client.messageIdProvider);
+    this.#writer = new PublishWriter(ids);
     client.on('connect', () => this.#onConnect(client));
     client.on('packetreceive', this.#onPacket);
     client.on('close', this.#onClose);
@@ -529,7 +533,7 @@ export class MqttBridge {
     this.#lingerTimer = undefined;
     this.#pumpedAt = performance.now();
     const client = this.#client;
-    if (!client) return;
+    if (!client || this.#closed) return;
     if (this.#nudges.length > 0) {
       const nudges = this.#nudges;
       this.#nudges = [];
@@ -580,19 +584,29 @@ export class MqttBridge {
       return;
     }
     const qos = message.qos ?? this.options.qos;
-    this.#inFlight += 1;
     if (qos === 2) {
       // QoS 2's four-packet handshake stays with MQTT.js, which resends it after reconnects too.
+      // What the writer holds goes first, so a device's messages keep their order.
+      this.#write(client);
+      this.#inFlight += 1;
       client.publish(message.topic, payload, { qos, retain: message.retain }, (err) =>
         this.#settled(1, err),
       );
       return;
     }
+    const refused = this.#writer?.add(message.topic, payload, qos, message.retain);
+    if (refused !== undefined) {
+      // Bodies are bounded far below MQTT's 256 MB and ids outnumber maxInFlight: a bug, or a
+      // broker that acknowledges nothing. Dropped and counted, so the queue never stalls.
+      this.#log.error({ topic: message.topic, reason: refused }, 'MQTT message not sent');
+      this.#noteDropped(1);
+      return;
+    }
+    this.#inFlight += 1;
     if (qos === 0) {
       this.#inFlightQos0 += 1;
       this.#unwrittenQos0 += 1;
     }
-    this.#writer?.add(message.topic, payload, qos, message.retain);
   }
 
   /**
@@ -602,14 +616,17 @@ export class MqttBridge {
   #writtenQos0(connection: number, count: number, err: Error | undefined): void {
     if (connection !== this.#connection) return;
     this.#inFlightQos0 -= count;
-    this.#settled(count, err);
+    // A socket destroyed before 'close' fails its writes first: QoS 0 is lost with a connection,
+    // as documented, not dropped from the queue.
+    if (err) this.#log.debug({ err: err.message, messages: count }, 'MQTT QoS 0 write failed');
+    this.#settled(count);
   }
 
   /** `count` messages are done: acknowledged by the broker, or (QoS 0) written. */
   #settled(count: number, err?: Error): void {
     this.#inFlight -= count;
     if (err && !this.#closed) {
-      // MQTT.js only fails a publish it did not store (e.g. its own queue flushed on close).
+      // MQTT.js only fails a QoS 2 publish it did not store (its queue flushed on close).
       this.#noteDropped(count);
       this.#log.debug({ err: err.message }, 'MQTT publish failed');
     }
@@ -675,9 +692,9 @@ export class MqttBridge {
       this.#disconnectedAt = undefined;
     }
     this.#brokerWarnings.flush();
-    // What was in flight when the connection dropped goes first, as retries in the session the
-    // broker kept; then the gateway's online status, ahead of the queue: consumers should see the
-    // gateway online before its backlog.
+    // What was in flight when the connection dropped goes first, as retries (in the session the
+    // broker kept, or as new messages if it kept none); then the gateway's online status, ahead
+    // of the queue: consumers should see the gateway online before its backlog.
     const resent = this.#writer?.resend(client.stream) ?? 0;
     if (resent > 0) this.#log.debug({ resent }, 'MQTT messages resent after the reconnect');
     this.#send(client, {
@@ -723,6 +740,7 @@ export class MqttBridge {
     this.#inFlight -= this.#inFlightQos0;
     this.#inFlightQos0 = 0;
     this.#unwrittenQos0 = 0;
+    this.#checkDrained();
     if (!this.#ready) return;
     this.#ready = false;
     this.#noteShortConnection();

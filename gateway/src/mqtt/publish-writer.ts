@@ -1,6 +1,8 @@
-/** Where packet identifiers come from: MQTT.js's own provider, so they never clash with its SUBSCRIBEs. */
-export interface PacketIds {
-  allocate(): number | null;
+/** Where the writer's packet ids come from: {@link PacketIds}, shared with MQTT.js. */
+export interface WriterPacketIds {
+  /** An id no one holds, or null when all are held. */
+  take(): number | null;
+  release(id: number): void;
 }
 
 /** What a PUBLISH is written to: the MQTT.js client's stream (TCP, TLS or WebSocket). */
@@ -12,9 +14,13 @@ const PUBLISH = 0x30;
 /** Holds an id between {@link PublishWriter.add} and the write that encodes its packet. */
 const UNWRITTEN = Buffer.alloc(0);
 const DUP = 0x08;
-const MAX_PACKET_ID = 0xffff;
+/** A topic's length is two bytes. */
+const MAX_TOPIC_BYTES = 0xffff;
 /** MQTT's remaining length is at most four bytes of seven bits. */
 const MAX_REMAINING_LENGTH = 268_435_455;
+
+/** Why {@link PublishWriter.add} refused a message. */
+export type Refusal = 'too_large' | 'no_packet_id';
 
 /**
  * PUBLISH packets at QoS 0 and 1, encoded straight into one buffer per write. Through MQTT.js
@@ -22,22 +28,26 @@ const MAX_REMAINING_LENGTH = 268_435_455;
  * its outgoing store, one stream write per field); encoded here, the packets a pump sends cost
  * about 2 µs each and one socket write together.
  *
- * A QoS 1 packet is kept until its PUBACK comes. After a reconnect, {@link resend} writes the
- * unacknowledged ones again, in the order they were first sent, with the same ids and DUP set,
- * as MQTT 3.1.1 (4.4) asks of a client resuming a persistent session. MQTT.js still owns the
- * connection: CONNECT, SUBSCRIBE, keepalive, incoming messages and their PUBACKs.
+ * A QoS 1 packet is kept, as a copy of its own bytes, until its PUBACK comes; so what a broker
+ * withholds acks for costs its own size, never the whole write it came in. After a reconnect,
+ * {@link resend} writes the unacknowledged ones again, in the order they were first sent, with
+ * the same ids and DUP set, as MQTT 3.1.1 (4.4) asks of a client resuming a session. MQTT.js
+ * still owns the connection: CONNECT, SUBSCRIBE, keepalive, incoming messages and their PUBACKs.
  */
 export class PublishWriter {
-  readonly #ids: PacketIds;
+  readonly #ids: WriterPacketIds;
   /** QoS 1 packets added and not acknowledged, by id, oldest first. */
   readonly #unacked = new Map<number, Buffer>();
   // The packets added since the last write, encoded together by the next one.
   readonly #topics: string[] = [];
   readonly #payloads: string[] = [];
+  readonly #topicBytes: number[] = [];
+  readonly #payloadBytes: number[] = [];
   readonly #headers: number[] = [];
   readonly #packetIds: number[] = [];
+  #pendingBytes = 0;
 
-  constructor(ids: PacketIds) {
+  constructor(ids: WriterPacketIds) {
     this.#ids = ids;
   }
 
@@ -46,22 +56,32 @@ export class PublishWriter {
     return this.#unacked.size;
   }
 
-  /** Adds a PUBLISH to the next {@link write}. */
-  add(topic: string, payload: string, qos: 0 | 1, retain: boolean): void {
-    this.#topics.push(topic);
-    this.#payloads.push(payload);
-    this.#headers.push(PUBLISH | (qos << 1) | (retain ? 1 : 0));
-    let id = 0;
-    if (qos === 1) {
-      id = this.#nextId();
-      this.#unacked.set(id, UNWRITTEN);
-    }
-    this.#packetIds.push(id);
-  }
-
   /** Packets added since the last write. */
   get pending(): number {
     return this.#topics.length;
+  }
+
+  /** Adds a PUBLISH to the next {@link write}; a refused message is left out, and says why. */
+  add(topic: string, payload: string, qos: 0 | 1, retain: boolean): Refusal | undefined {
+    const t = Buffer.byteLength(topic);
+    const p = Buffer.byteLength(payload);
+    const remaining = 2 + t + (qos === 1 ? 2 : 0) + p;
+    if (t > MAX_TOPIC_BYTES || remaining > MAX_REMAINING_LENGTH) return 'too_large';
+    let id = 0;
+    if (qos === 1) {
+      const taken = this.#ids.take();
+      if (taken === null) return 'no_packet_id';
+      id = taken;
+      this.#unacked.set(id, UNWRITTEN);
+    }
+    this.#topics.push(topic);
+    this.#payloads.push(payload);
+    this.#topicBytes.push(t);
+    this.#payloadBytes.push(p);
+    this.#headers.push(PUBLISH | (qos << 1) | (retain ? 1 : 0));
+    this.#packetIds.push(id);
+    this.#pendingBytes += 1 + lengthBytes(remaining) + remaining;
+    return undefined;
   }
 
   /**
@@ -71,25 +91,13 @@ export class PublishWriter {
   write(stream: PacketStream, callback?: (err?: Error | null) => void): void {
     const count = this.#topics.length;
     if (count === 0) return;
-    const topicBytes = new Array<number>(count);
-    const payloadBytes = new Array<number>(count);
-    let total = 0;
-    for (let i = 0; i < count; i++) {
-      const t = Buffer.byteLength(this.#topics[i] as string);
-      const p = Buffer.byteLength(this.#payloads[i] as string);
-      topicBytes[i] = t;
-      payloadBytes[i] = p;
-      const remaining = 2 + t + (this.#packetIds[i] !== 0 ? 2 : 0) + p;
-      if (remaining > MAX_REMAINING_LENGTH) throw new RangeError('MQTT packet too large');
-      total += 1 + lengthBytes(remaining) + remaining;
-    }
-    const chunk = Buffer.allocUnsafe(total);
+    const chunk = Buffer.allocUnsafe(this.#pendingBytes);
     let at = 0;
     for (let i = 0; i < count; i++) {
       const start = at;
       const id = this.#packetIds[i] as number;
-      const t = topicBytes[i] as number;
-      let remaining = 2 + t + (id !== 0 ? 2 : 0) + (payloadBytes[i] as number);
+      const t = this.#topicBytes[i] as number;
+      let remaining = 2 + t + (id !== 0 ? 2 : 0) + (this.#payloadBytes[i] as number);
       chunk[at++] = this.#headers[i] as number;
       do {
         let byte = remaining & 0x7f;
@@ -105,18 +113,20 @@ export class PublishWriter {
         chunk[at++] = id & 0xff;
       }
       at += chunk.write(this.#payloads[i] as string, at, 'utf8');
-      if (id !== 0) this.#unacked.set(id, chunk.subarray(start, at));
+      // A copy: a slice would keep the whole chunk alive for as long as this one packet.
+      if (id !== 0) this.#unacked.set(id, Buffer.from(chunk.subarray(start, at)));
     }
-    this.#topics.length = 0;
-    this.#payloads.length = 0;
-    this.#headers.length = 0;
-    this.#packetIds.length = 0;
+    this.#reset();
     stream.write(chunk, callback);
   }
 
   /** A PUBACK: true when it acknowledges a packet of this writer. */
   acked(id: number): boolean {
-    return this.#unacked.delete(id);
+    const packet = this.#unacked.get(id);
+    if (packet === undefined || packet === UNWRITTEN) return false;
+    this.#unacked.delete(id);
+    this.#ids.release(id);
+    return true;
   }
 
   /** Writes every unacknowledged packet again, DUP set, in the order first sent. */
@@ -134,21 +144,19 @@ export class PublishWriter {
 
   /** Forgets everything unacknowledged and unwritten (the bridge stopped). */
   clear(): void {
+    for (const id of this.#unacked.keys()) this.#ids.release(id);
     this.#unacked.clear();
-    this.#topics.length = 0;
-    this.#payloads.length = 0;
-    this.#headers.length = 0;
-    this.#packetIds.length = 0;
+    this.#reset();
   }
 
-  /** The next id not held by an unacknowledged packet of this writer. */
-  #nextId(): number {
-    for (let tries = 0; tries < MAX_PACKET_ID; tries++) {
-      const id = this.#ids.allocate();
-      if (id === null) break;
-      if (!this.#unacked.has(id)) return id;
-    }
-    throw new Error('no MQTT packet id free');
+  #reset(): void {
+    this.#topics.length = 0;
+    this.#payloads.length = 0;
+    this.#topicBytes.length = 0;
+    this.#payloadBytes.length = 0;
+    this.#headers.length = 0;
+    this.#packetIds.length = 0;
+    this.#pendingBytes = 0;
   }
 }
 

@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import mqttPacket from 'mqtt-packet';
-import type { PacketIds, PacketStream } from '../../src/mqtt/publish-writer.ts';
+import { PacketIds } from '../../src/mqtt/packet-ids.ts';
+import type { PacketStream, WriterPacketIds } from '../../src/mqtt/publish-writer.ts';
 import { PublishWriter } from '../../src/mqtt/publish-writer.ts';
 
-/** Packet ids from a fixed list, as a provider that wraps around would hand them out. */
-function idsFrom(...ids: number[]): PacketIds {
+/** Packet ids from a fixed list; released ones are recorded. */
+function idsFrom(...ids: number[]): WriterPacketIds & { released: number[] } {
   let i = 0;
-  return { allocate: () => ids[i++ % ids.length] ?? null };
+  const released: number[] = [];
+  return { take: () => ids[i++] ?? null, release: (id) => released.push(id), released };
 }
 
 /** A stream that keeps every chunk written to it. */
@@ -44,6 +46,26 @@ function summary(p: IPublishPacket) {
     messageId: p.qos > 0 ? p.messageId : undefined,
   };
 }
+
+describe('PacketIds', () => {
+  it('never gives MQTT.js an id the writer holds, nor the writer one MQTT.js holds', () => {
+    const ids = new PacketIds();
+    const writers = [ids.take(), ids.take()];
+    const mqttjs = ids.allocate();
+    assert.deepEqual([...writers, mqttjs], [1, 2, 3]);
+    assert.equal(ids.register(2), false, 'held by the writer');
+    // MQTT.js clears its ids at every CONNACK: the writer's stay held.
+    ids.clear();
+    assert.equal(ids.register(3), true, 'MQTT.js registers its stored packet again');
+    for (let i = 0; i < 65_532; i++) assert.ok(ids.allocate() !== null);
+    assert.equal(ids.allocate(), null, 'all 65,535 held');
+    assert.equal(ids.take(), null);
+    ids.release(1);
+    assert.equal(ids.take(), 1);
+    ids.deallocate(4);
+    assert.equal(ids.allocate(), 4);
+  });
+});
 
 describe('PublishWriter', () => {
   it('writes the packets of one pump in one chunk that MQTT.js parses back exactly', () => {
@@ -141,21 +163,43 @@ describe('PublishWriter', () => {
     assert.equal(writer.resend(new Recorder()), 0);
   });
 
-  it('never hands out an id still waiting for its PUBACK', () => {
-    // The provider wraps around onto 5 while 5 is unacknowledged.
-    const writer = new PublishWriter(idsFrom(5, 6, 5, 7));
-    const stream = new Recorder();
+  it('gives ids back when their PUBACK comes or the writer is cleared', () => {
+    const ids = idsFrom(5, 6, 7);
+    const writer = new PublishWriter(ids);
     writer.add('t', '1', 1, false);
     writer.add('t', '2', 1, false);
+    assert.equal(writer.acked(5), false, 'not written yet: no PUBACK can be for it');
+    writer.write(new Recorder());
     writer.add('t', '3', 1, false);
-    writer.write(stream);
-    assert.deepEqual(
-      parse(stream.chunks).map((p) => p.messageId),
-      [5, 6, 7],
-    );
-    assert.throws(
-      () => new PublishWriter({ allocate: () => null }).add('t', 'x', 1, false),
-      /no MQTT packet id free/,
+    assert.equal(writer.acked(6), true);
+    writer.clear();
+    assert.deepEqual(ids.released.sort(), [5, 6, 7]);
+  });
+
+  it('refuses what MQTT cannot carry, and a QoS 1 message when no id is free', () => {
+    const writer = new PublishWriter(idsFrom());
+    assert.equal(writer.add('t'.repeat(65_536), 'x', 0, false), 'too_large');
+    assert.equal(writer.add('t', 'x', 1, false), 'no_packet_id');
+    assert.equal(writer.add('t', 'x', 0, false), undefined, 'QoS 0 needs no id');
+    assert.equal(writer.pending, 1);
+  });
+
+  it('keeps an unacknowledged packet as its own bytes, not the write it came in', () => {
+    const writer = new PublishWriter(idsFrom(1));
+    writer.add('t/big', 'x'.repeat(1_000_000), 0, false);
+    writer.add('t/small', 'y', 1, false);
+    writer.write(new Recorder());
+    const kept: Buffer[] = [];
+    writer.resend({
+      write: (chunk) => {
+        kept.push(chunk);
+        return true;
+      },
+    });
+    assert.equal(kept.length, 1);
+    assert.ok(
+      (kept[0] as Buffer).buffer.byteLength < 100_000,
+      'the megabyte QoS 0 message is not held along',
     );
   });
 
