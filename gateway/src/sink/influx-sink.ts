@@ -69,6 +69,19 @@ class PromiseListener implements DurabilityListener {
   }
 }
 
+/**
+ * A busy batch with frames of this many sessions or more lingers longer (MANY_SESSIONS_LINGER).
+ * Fewer sessions fill a write within `flushMs` anyway: each sends its window as fast as it is acked.
+ */
+const MANY_SESSIONS = 64;
+/**
+ * ...up to this many times `flushMs`, until it holds this many frames per session: each write
+ * ends in one ack per session it holds frames of, and a write every 5 ms held one or two frames
+ * of each of 200 busy sessions, so the acks cost more than the readings (BENCHMARKS.md).
+ */
+const MANY_SESSIONS_LINGER = 3;
+const FRAMES_PER_SESSION = 4;
+
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 5_000;
 
@@ -91,6 +104,10 @@ export class InfluxSink implements TelemetrySink {
   /** The batch's lines, appended as frames arrive. */
   #batchText = '';
   #batchLines = 0;
+  /** The sessions (listeners) the batch holds frames of. */
+  readonly #batchSessions = new Set<DurabilityListener>();
+  /** How many times `flushMs` the batch has lingered. */
+  #lingered = 0;
   #timer: NodeJS.Timeout | undefined;
   #cutScheduled = false;
   #ready: Batch[] = [];
@@ -138,6 +155,7 @@ export class InfluxSink implements TelemetrySink {
     this.#batch.push({ text, lines, listener, ticket, started: performance.now() });
     this.#batchText = this.#batchLines === 0 ? text : `${this.#batchText}\n${text}`;
     this.#batchLines += lines;
+    this.#batchSessions.add(listener);
     if (this.#batchLines >= this.#options.batchSize) this.#cut();
     else if (!this.#cutScheduled) {
       this.#cutScheduled = true;
@@ -146,11 +164,26 @@ export class InfluxSink implements TelemetrySink {
       // per turn under load holds one or two frames per session, so acks (a syscall each, and a
       // burst the device answers) would cost more than the readings themselves.
       if (this.#options.flushMs === 0 || this.#inFlight === 0) setImmediate(this.#cutNow);
-      else this.#timer = setTimeout(this.#cutNow, this.#options.flushMs);
+      else this.#timer = setTimeout(this.#linger, this.#options.flushMs);
     }
   }
 
   readonly #cutNow = () => this.#cut();
+
+  /** The linger is over, unless many sessions have a frame or two each in it. */
+  readonly #linger = () => {
+    const sessions = this.#batchSessions.size;
+    if (
+      this.#inFlight > 0 &&
+      sessions >= MANY_SESSIONS &&
+      this.#batch.length < FRAMES_PER_SESSION * sessions &&
+      ++this.#lingered < MANY_SESSIONS_LINGER
+    ) {
+      this.#timer = setTimeout(this.#linger, this.#options.flushMs);
+      return;
+    }
+    this.#cut();
+  };
 
   #cut(): void {
     clearTimeout(this.#timer);
@@ -161,6 +194,8 @@ export class InfluxSink implements TelemetrySink {
     this.#batch = [];
     this.#batchText = '';
     this.#batchLines = 0;
+    this.#batchSessions.clear();
+    this.#lingered = 0;
     this.#pump();
   }
 

@@ -75,4 +75,56 @@ describe('InfluxSink batching', () => {
     );
     await sink.close();
   });
+
+  it('lingers up to three times flushMs while many sessions have a frame or two each in it', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-gateway-linger-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const spool = new Spool({ dir, maxBytes: 1e8, fsync: 'none' });
+    await spool.open();
+    const writer = new HeldWriter();
+    const sink = new InfluxSink(
+      writer,
+      spool,
+      { metrics: new GatewayMetrics({ defaultMetrics: false }), log: createLogger('silent') },
+      { batchSize: 100_000, flushMs: 5, maxInFlight: 4, deadLetterFile: join(dir, 'dead') },
+    );
+    await sink.start();
+    const listener = (): DurabilityListener => ({
+      durable: () => {},
+      failed: (_ticket, err) => assert.fail(err),
+    });
+    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    sink.append('first 1', 1, listener(), 1);
+    t.mock.timers.tick(0);
+    assert.equal(writer.bodies.length, 1, 'a write under way');
+
+    // 40 sessions, one frame each: few enough to go after flushMs, as always.
+    for (let i = 0; i < 40; i++) sink.append(`few ${i}`, 1, listener(), 1);
+    t.mock.timers.tick(5);
+    assert.equal(writer.bodies.length, 2);
+
+    // 200 sessions with one frame each: the acks would outnumber nothing, so it waits...
+    const many = Array.from({ length: 200 }, listener);
+    for (const l of many) sink.append('many 1', 1, l, 1);
+    t.mock.timers.tick(5);
+    assert.equal(writer.bodies.length, 2, 'thin: lingers on');
+    for (const l of many) sink.append('many 2', 1, l, 2);
+    t.mock.timers.tick(5);
+    assert.equal(writer.bodies.length, 2, 'still under four frames a session');
+    // ...but never past three times flushMs.
+    t.mock.timers.tick(5);
+    assert.equal(writer.bodies.length, 3);
+    assert.equal(writer.bodies[2]?.split('\n').length, 400);
+
+    // 100 sessions with four frames each go after flushMs.
+    const full = Array.from({ length: 100 }, listener);
+    for (let n = 0; n < 4; n++) for (const l of full) sink.append('full 1', 1, l, n);
+    t.mock.timers.tick(5);
+    assert.equal(writer.bodies.length, 4);
+
+    t.mock.timers.reset();
+    writer.answerAll();
+    await sink.flush();
+    await sink.close();
+  });
 });
