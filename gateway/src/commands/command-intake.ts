@@ -42,8 +42,17 @@ export interface CommandIntakeOptions {
   readonly defaultTimeoutMs: number;
   /** Most queued plus sent commands per device; more are refused with `command_queue_full`. */
   readonly maxPending: number;
-  /** Most sent, unanswered commands per device. */
+  /** Most sent, unanswered commands per device; the rest wait, in order, while it works. */
   readonly maxInFlight: number;
+}
+
+/** How a fleet command was asked for. */
+export interface FleetSubmitOptions {
+  readonly source: 'api' | 'schedule';
+  /** Refuse the whole request when the command does not fit some matched device's type. */
+  readonly strict: boolean;
+  readonly requestedBy?: string | undefined;
+  readonly scheduleId?: string | undefined;
 }
 
 export interface CommandIntakeDeps {
@@ -271,12 +280,7 @@ export class CommandIntake {
   async submitFleet(
     selector: DeviceSelector,
     input: CommandInput,
-    options: {
-      readonly source: 'api' | 'schedule';
-      readonly strict: boolean;
-      readonly requestedBy?: string | undefined;
-      readonly scheduleId?: string | undefined;
-    },
+    options: FleetSubmitOptions,
   ): Promise<FleetView> {
     this.#assertRunning();
     const { registry, deviceTypes, store } = this.#deps;

@@ -17,7 +17,7 @@ import type { Check } from './command-check.ts';
 import { CommandDeadlines } from './command-deadlines.ts';
 import type { SessionLookup } from './command-delivery.ts';
 import { CommandDelivery } from './command-delivery.ts';
-import type { CommandInput } from './command-intake.ts';
+import type { CommandInput, CommandIntakeOptions, FleetSubmitOptions } from './command-intake.ts';
 import { CommandIntake } from './command-intake.ts';
 import type { CommandRouting } from './command-routing.ts';
 import type { CommandRecord, CommandState, CommandStore, DeviceSelector } from './command-store.ts';
@@ -29,17 +29,9 @@ import { DeviceLanes } from './device-lanes.ts';
 import { PendingCounts } from './pending-counts.ts';
 
 export type { SessionLookup } from './command-delivery.ts';
-export type { CommandInput } from './command-intake.ts';
+export type { CommandInput, FleetSubmitOptions } from './command-intake.ts';
 
-export interface CommandServiceOptions {
-  /** How long a command may wait for an offline device. */
-  readonly defaultTtlMs: number;
-  /** How long a device has to answer a command it was sent. */
-  readonly defaultTimeoutMs: number;
-  /** Most queued plus sent commands per device; more are refused with `command_queue_full`. */
-  readonly maxPending: number;
-  /** Most sent, unanswered commands per device; the rest wait, in order, while it works. */
-  readonly maxInFlight: number;
+export interface CommandServiceOptions extends CommandIntakeOptions {
   /** How long finished commands, fleet summaries and schedule runs are kept. */
   readonly retentionMs: number;
 }
@@ -212,12 +204,7 @@ export class CommandService implements CommandResultHandler, CommandIngress {
   submitFleet(
     selector: DeviceSelector,
     input: CommandInput,
-    options: {
-      readonly source: 'api' | 'schedule';
-      readonly strict: boolean;
-      readonly requestedBy?: string | undefined;
-      readonly scheduleId?: string | undefined;
-    },
+    options: FleetSubmitOptions,
   ): Promise<FleetView> {
     return this.#intake.submitFleet(selector, input, options);
   }

@@ -47,6 +47,11 @@ function summary(p: IPublishPacket) {
   };
 }
 
+/** What {@link summary} gives for a first send (DUP clear). */
+function sent(topic: string, payload: string, qos: 0 | 1, retain: boolean, messageId?: number) {
+  return { topic, payload, qos, retain, dup: false, messageId };
+}
+
 describe('PacketIds', () => {
   it('never gives MQTT.js an id the writer holds, nor the writer one MQTT.js holds', () => {
     const ids = new PacketIds();
@@ -82,38 +87,10 @@ describe('PublishWriter', () => {
     assert.equal(stream.chunks.length, 1, 'one socket write');
     assert.equal(writer.pending, 0);
     assert.deepEqual(parse(stream.chunks).map(summary), [
-      {
-        topic: 'gw/devices/d1/telemetry',
-        payload: '{"seq":1}',
-        qos: 1,
-        retain: false,
-        dup: false,
-        messageId: 7,
-      },
-      {
-        topic: 'gw/devices/d1/status',
-        payload: '{"online":true}',
-        qos: 1,
-        retain: true,
-        dup: false,
-        messageId: 8,
-      },
-      {
-        topic: 'gw/instances/a/inbox',
-        payload: long,
-        qos: 0,
-        retain: false,
-        dup: false,
-        messageId: undefined,
-      },
-      {
-        topic: 'gw/devices/dü-€/events',
-        payload: longer,
-        qos: 1,
-        retain: false,
-        dup: false,
-        messageId: 9,
-      },
+      sent('gw/devices/d1/telemetry', '{"seq":1}', 1, false, 7),
+      sent('gw/devices/d1/status', '{"online":true}', 1, true, 8),
+      sent('gw/instances/a/inbox', long, 0, false, undefined),
+      sent('gw/devices/dü-€/events', longer, 1, false, 9),
     ]);
     // Byte for byte what MQTT.js itself would send for the same packet.
     const [first] = stream.chunks;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/logger.ts';
 import { GatewayMetrics } from '../../src/metrics.ts';
@@ -33,20 +34,26 @@ class HeldWriter extends InfluxWriter {
   }
 }
 
+/** A sink (flushMs 5, four writes in flight) over a {@link HeldWriter}, started. */
+async function heldSink(t: TestContext, batchSize: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'iot-gateway-linger-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const spool = new Spool({ dir, maxBytes: 1e8, fsync: 'none' });
+  await spool.open();
+  const writer = new HeldWriter();
+  const sink = new InfluxSink(
+    writer,
+    spool,
+    { metrics: new GatewayMetrics({ defaultMetrics: false }), log: createLogger('silent') },
+    { batchSize, flushMs: 5, maxInFlight: 4, deadLetterFile: join(dir, 'dead') },
+  );
+  await sink.start();
+  return { writer, sink };
+}
+
 describe('InfluxSink batching', () => {
   it('writes at once when idle, and lingers flushMs for more lines while a write is under way', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'iot-gateway-linger-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const spool = new Spool({ dir, maxBytes: 1e8, fsync: 'none' });
-    await spool.open();
-    const writer = new HeldWriter();
-    const sink = new InfluxSink(
-      writer,
-      spool,
-      { metrics: new GatewayMetrics({ defaultMetrics: false }), log: createLogger('silent') },
-      { batchSize: 1000, flushMs: 5, maxInFlight: 4, deadLetterFile: join(dir, 'dead') },
-    );
-    await sink.start();
+    const { writer, sink } = await heldSink(t, 1000);
     const durable: number[] = [];
     const listener: DurabilityListener = {
       durable: (ticket) => durable.push(ticket),
@@ -77,18 +84,7 @@ describe('InfluxSink batching', () => {
   });
 
   it('lingers up to three times flushMs while many sessions have a frame or two each in it', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'iot-gateway-linger-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const spool = new Spool({ dir, maxBytes: 1e8, fsync: 'none' });
-    await spool.open();
-    const writer = new HeldWriter();
-    const sink = new InfluxSink(
-      writer,
-      spool,
-      { metrics: new GatewayMetrics({ defaultMetrics: false }), log: createLogger('silent') },
-      { batchSize: 100_000, flushMs: 5, maxInFlight: 4, deadLetterFile: join(dir, 'dead') },
-    );
-    await sink.start();
+    const { writer, sink } = await heldSink(t, 100_000);
     const listener = (): DurabilityListener => ({
       durable: () => {},
       failed: (_ticket, err) => assert.fail(err),
