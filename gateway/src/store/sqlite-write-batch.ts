@@ -18,11 +18,27 @@ function isLocked(err: unknown): boolean {
   );
 }
 
+/** How long a busy batch's successor gathers writes after it, at most. */
+export const DEFAULT_LINGER_MS = 2;
+/** A batch of at least this many jobs makes the next one linger. */
+export const BUSY_JOBS = 4;
+
+export interface SqliteWriteBatchOptions {
+  /** See {@link DEFAULT_LINGER_MS}; 0 commits every turn's writes in that turn. */
+  readonly lingerMs?: number;
+}
+
 /**
  * Runs the writes asked for in one turn of the event loop in one SQLite transaction. A commit
  * appends every page it changed to the WAL, a few syscalls each, and costs more than the
  * statements in it: in a reconnect storm thousands of devices claim their queued command and
  * answer it within seconds, one row each. A lone write waits one turn, no longer.
+ *
+ * Busy, a turn brings only a few writes (a storm's gateway opens a handful of sessions per
+ * turn), so a batch of at least {@link BUSY_JOBS} jobs makes the next one wait out the rest of
+ * `lingerMs` from its commit, as the MQTT bridge's pump does: a 19,000-device storm's commits
+ * carried about 3 jobs each, and a commit of 30 costs each job a third less. A write after a
+ * small batch, as one operator's commands are, still goes out in its own turn.
  *
  * Each job runs in a savepoint of its own: a job that throws leaves nothing behind and fails
  * alone. A promise settles only once the transaction that holds its job has committed, so a
@@ -30,10 +46,14 @@ function isLocked(err: unknown): boolean {
  */
 export class SqliteWriteBatch {
   readonly #transaction: Transaction<(jobs: readonly Job[]) => Outcome[]>;
+  readonly #lingerMs: number;
   #jobs: Job[] = [];
   #scheduled = false;
+  /** When the last batch committed, if it was a busy one. */
+  #busyAt = Number.NEGATIVE_INFINITY;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, options: SqliteWriteBatchOptions = {}) {
+    this.#lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
     // Made once: better-sqlite3 builds a new wrapper (and its BEGIN/COMMIT) per transaction() call.
     const savepoint = db.transaction((work: () => unknown) => work());
     this.#transaction = db.transaction((jobs: readonly Job[]) =>
@@ -59,7 +79,9 @@ export class SqliteWriteBatch {
       this.#jobs.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(this.#flush);
+        const wait = this.#busyAt + this.#lingerMs - performance.now();
+        if (wait > 0) setTimeout(this.#flush, wait);
+        else setImmediate(this.#flush);
       }
     });
   }
@@ -71,6 +93,7 @@ export class SqliteWriteBatch {
     let outcomes: Outcome[];
     try {
       outcomes = this.#transaction(jobs);
+      this.#busyAt = jobs.length >= BUSY_JOBS ? performance.now() : Number.NEGATIVE_INFINITY;
     } catch (err) {
       // The transaction was rolled back (disk full, database closed): none of the jobs happened.
       for (const job of jobs) job.reject(err);

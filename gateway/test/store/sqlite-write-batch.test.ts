@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import Database from 'better-sqlite3';
 import type { SqliteDatabase } from '../../src/store/database.ts';
 import { SqliteWriteBatch } from '../../src/store/sqlite-write-batch.ts';
@@ -110,5 +110,31 @@ describe('SqliteWriteBatch', () => {
     assert.deepEqual(committed(), [1]);
     await batch.run(() => insert(2));
     assert.deepEqual(committed(), [1, 2]);
+  });
+
+  it('makes the writes after a busy batch wait out the linger, and only those', async () => {
+    mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    try {
+      const lingering = new SqliteWriteBatch(db, { lingerMs: 60_000 });
+      const busy = [1, 2, 3, 4].map((v) => lingering.run(() => insert(v)));
+      mock.timers.tick(0);
+      await Promise.all(busy);
+      assert.deepEqual(committed(), [1, 2, 3, 4]);
+
+      const next = lingering.run(() => insert(5));
+      mock.timers.tick(0);
+      assert.deepEqual(committed(), [1, 2, 3, 4], 'a turn later it is still gathering');
+      mock.timers.tick(60_000);
+      await next;
+      assert.deepEqual(committed(), [1, 2, 3, 4, 5]);
+
+      // That batch was a small one: the write after it goes out in its own turn.
+      const lone = lingering.run(() => insert(6));
+      mock.timers.tick(0);
+      await lone;
+      assert.deepEqual(committed(), [1, 2, 3, 4, 5, 6]);
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
