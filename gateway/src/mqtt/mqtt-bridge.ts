@@ -237,6 +237,10 @@ export class MqttBridge {
       protocolVersion: 4,
       reconnectPeriod: options.reconnectPeriodMs,
       keepalive: options.keepaliveS,
+      // MQTT.js re-arms its keepalive timer on every PUBACK it reads (a clearInterval and a
+      // setInterval), about 3 % of the gateway's CPU at 60,000 telemetry messages/s. The ping
+      // then goes out every keepalive even while messages flow, which costs the broker nothing.
+      reschedulePings: false,
       connectTimeout: 10_000,
       resubscribe: true,
       // A refused CONNACK (bad credentials, broker overloaded) is often fixed on the broker side;
