@@ -23,15 +23,21 @@ export class GatewayMetrics {
     help: 'Frames received from devices, by frame type and outcome.',
     labelNames: ['type', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => this.#addDurable(),
   });
-  /** Children bound once: the per-frame path must not hash label objects for every frame. */
-  readonly acceptedTelemetry = this.frames.labels({ type: 'telemetry', outcome: 'accepted' });
-  readonly acceptedEvents = this.frames.labels({ type: 'event', outcome: 'accepted' });
+  readonly #acceptedTelemetry = this.frames.labels({ type: 'telemetry', outcome: 'accepted' });
+  readonly #acceptedEvents = this.frames.labels({ type: 'event', outcome: 'accepted' });
   readonly readings = new Counter({
     name: 'iot_gateway_readings_total',
     help: 'Telemetry readings acknowledged as durable.',
     registers: [this.registry],
+    collect: () => this.#addDurable(),
   });
+  // Durable frames and readings are counted here and added to their counters when scraped: at
+  // 60,000 frames/s two prom-client incs per frame cost about 1 % of the gateway's CPU.
+  #durableTelemetry = 0;
+  #durableEvents = 0;
+  #durableReadings = 0;
   readonly rejects = new Counter({
     name: 'iot_gateway_rejects_total',
     help: 'Error frames sent to devices, by code.',
@@ -130,6 +136,26 @@ export class GatewayMetrics {
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
     }
+  }
+
+  /** A telemetry frame with `readings` readings became durable. */
+  telemetryDurable(readings: number): void {
+    this.#durableTelemetry++;
+    this.#durableReadings += readings;
+  }
+
+  /** An event frame became durable. */
+  eventDurable(): void {
+    this.#durableEvents++;
+  }
+
+  #addDurable(): void {
+    if (this.#durableTelemetry > 0) this.#acceptedTelemetry.inc(this.#durableTelemetry);
+    if (this.#durableEvents > 0) this.#acceptedEvents.inc(this.#durableEvents);
+    if (this.#durableReadings > 0) this.readings.inc(this.#durableReadings);
+    this.#durableTelemetry = 0;
+    this.#durableEvents = 0;
+    this.#durableReadings = 0;
   }
 
   /** Where {@link bridgeQueued} reads its value. */

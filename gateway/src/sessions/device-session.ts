@@ -333,8 +333,7 @@ export class DeviceSession implements Watched, Holdable, DurabilityListener {
     this.#scheduleAck();
     const { context } = this;
     if (then.kind === 'telemetry') {
-      context.metrics.acceptedTelemetry.inc();
-      context.metrics.readings.inc(then.readings.length);
+      context.metrics.telemetryDurable(then.readings.length);
       context.bus.emit('telemetry', {
         deviceId: this.device.id,
         deviceType: this.deviceType.name,
@@ -344,7 +343,7 @@ export class DeviceSession implements Watched, Holdable, DurabilityListener {
       });
       return;
     }
-    context.metrics.acceptedEvents.inc();
+    context.metrics.eventDurable();
     const { frame } = then;
     context.bus.emit('event', {
       deviceId: this.device.id,

@@ -179,6 +179,43 @@ describe('telemetry in a device session', () => {
     device.close();
   });
 
+  it('counts durable frames and readings in /metrics', async () => {
+    sink.open();
+    const scrape = async () => {
+      const { body } = await gw.api('GET', '/metrics');
+      const value = (pattern: RegExp) => Number(pattern.exec(body)?.[1] ?? 0);
+      return {
+        telemetry: value(/iot_gateway_frames_total\{type="telemetry",outcome="accepted"\} (\d+)/),
+        events: value(/iot_gateway_frames_total\{type="event",outcome="accepted"\} (\d+)/),
+        readings: value(/iot_gateway_readings_total (\d+)/),
+      };
+    };
+    const before = await scrape();
+    const device = await TestDevice.connect(gw.url, token);
+    const ts = Date.now();
+    device.send({ type: 'telemetry', seq: 1, ts, metrics: { temperature: 21 } });
+    device.send({
+      type: 'telemetry',
+      seq: 2,
+      readings: [
+        { ts, metrics: { temperature: 21.5 } },
+        { ts: ts + 1, metrics: { temperature: 22 } },
+      ],
+    });
+    device.send({ type: 'event', seq: 3, ts, name: 'door_open', severity: 'info' });
+    await device.ackFor(3);
+    const after = await scrape();
+    assert.deepEqual(
+      {
+        telemetry: after.telemetry - before.telemetry,
+        events: after.events - before.events,
+        readings: after.readings - before.readings,
+      },
+      { telemetry: 2, events: 1, readings: 3 },
+    );
+    device.close();
+  });
+
   it('answers an event frame that breaks the protocol with invalid_event', async () => {
     sink.open();
     const device = await TestDevice.connect(gw.url, token);
