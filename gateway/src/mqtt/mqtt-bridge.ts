@@ -24,6 +24,7 @@ import {
   gatewayStatusPayload,
   TelemetryJson,
 } from './payloads.ts';
+import { filterClientPubacks } from './puback-filter.ts';
 import { PublishWriter } from './publish-writer.ts';
 import { BridgeTopics, isTopicLevel } from './topics.ts';
 import { WarningThrottle } from './warning-throttle.ts';
@@ -258,9 +259,14 @@ export class MqttBridge {
     };
     // One id space for MQTT.js's packets and the writer's, so no id is ever held by both.
     const ids = new PacketIds();
-    const client = connect(options.url, { ...clientOptions, messageIdProvider: ids });
+    const client = connect(options.url, {
+      ...clientOptions,
+      messageIdProvider: ids,
+      manualConnect: true,
+    });
     this.#client = client;
     this.#writer = new PublishWriter(ids);
+    filterClientPubacks(client, this.#takePuback);
     client.on('connect', () => this.#onConnect(client));
     client.on('packetreceive', this.#onPacket);
     client.on('close', this.#onClose);
@@ -275,6 +281,10 @@ export class MqttBridge {
       { url: redactUrl(options.url), clientId: options.clientId },
       'MQTT bridge connecting',
     );
+    // manualConnect only held the first connection back until its stream could be filtered;
+    // left set, it would make MQTT.js reconnect after end().
+    client.options.manualConnect = false;
+    client.connect();
   }
 
   /**
@@ -569,7 +579,17 @@ export class MqttBridge {
     writer.write(client.stream, (err) => this.#writtenQos0(connection, qos0, err ?? undefined));
   }
 
-  /** A PUBACK of a message the writer sent; MQTT.js ignores those it did not send itself. */
+  /** A PUBACK read off the connection before MQTT.js parses it: true when it was the writer's. */
+  readonly #takePuback = (id: number): boolean => {
+    if (!this.#writer?.acked(id)) return false;
+    this.#settled(1);
+    return true;
+  };
+
+  /**
+   * A PUBACK that reached MQTT.js: the writer's, should its stream not be filtered (see
+   * mqtt/puback-filter.ts). MQTT.js ignores the PUBACKs of packets it did not send itself.
+   */
   readonly #onPacket = (packet: Packet): void => {
     if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
     if (this.#writer?.acked(packet.messageId)) this.#settled(1);

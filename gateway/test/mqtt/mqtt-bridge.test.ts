@@ -81,6 +81,31 @@ describe('MqttBridge publishing', () => {
       assert.deepEqual(timeline(recorder, t.prefix, id), labels, id);
   });
 
+  it('settles its QoS 1 messages from PUBACKs that never reach MQTT.js, across a reconnect', async () => {
+    const t = track(createTestBridge(broker.url, { qos: 1 }));
+    const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/#`));
+    await connected(t);
+    let pubacksSeenByMqttJs = 0;
+    t.bridge.client?.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback') pubacksSeenByMqttJs++;
+    });
+    const burst = async (from: number) => {
+      for (let seq = from; seq < from + 50; seq++) t.bus.emit('telemetry', telemetry('pa1', seq));
+      await waitUntil(
+        () => recorder.messages.length === from + 49 && t.bridge.state().inFlight === 0,
+        { message: `every message up to ${from + 49} delivered and acknowledged` },
+      );
+    };
+    await burst(1);
+    // The next connection's stream is filtered as well.
+    t.bridge.client?.stream.destroy();
+    await waitUntil(() => !t.bridge.state().connected, { message: 'the bridge saw the close' });
+    await waitUntil(() => t.bridge.state().connected, { message: 'the bridge reconnected' });
+    await burst(51);
+    assert.equal(pubacksSeenByMqttJs, 0);
+    assert.equal(t.bridge.state().dropped, 0);
+  });
+
   it('lingers between writes while busy (flushMs) and still publishes everything in order', async () => {
     const t = track(createTestBridge(broker.url, { flushMs: 1_000 }));
     const recorder = track(await Recorder.connect(broker.url, `${t.prefix}/devices/#`));
