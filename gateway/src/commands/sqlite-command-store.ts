@@ -156,6 +156,11 @@ export class SqliteCommandStore implements CommandStore {
     }
   }
 
+  /** Commits the writes still waiting for their batch; before the database closes. */
+  flushWrites(): void {
+    this.#writes.flush();
+  }
+
   async durable(): Promise<void> {
     // Every commit is in the WAL already, which survives a crash of the process.
   }

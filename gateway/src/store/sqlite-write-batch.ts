@@ -48,7 +48,11 @@ export class SqliteWriteBatch {
   readonly #transaction: Transaction<(jobs: readonly Job[]) => Outcome[]>;
   readonly #lingerMs: number;
   #jobs: Job[] = [];
-  #scheduled = false;
+  /** The turn's flush (setImmediate) or a busy batch's successor's (setTimeout), if one waits. */
+  #scheduled:
+    | { readonly linger: true; readonly handle: NodeJS.Timeout }
+    | { readonly linger: false; readonly handle: NodeJS.Immediate }
+    | undefined;
   /** When the last batch committed, if it was a busy one. */
   #busyAt = Number.NEGATIVE_INFINITY;
 
@@ -77,17 +81,27 @@ export class SqliteWriteBatch {
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#jobs.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
+      if (this.#scheduled === undefined) {
         const wait = this.#busyAt + this.#lingerMs - performance.now();
-        if (wait > 0) setTimeout(this.#flush, wait);
-        else setImmediate(this.#flush);
+        this.#scheduled =
+          wait > 0
+            ? { linger: true, handle: setTimeout(this.#flush, wait) }
+            : { linger: false, handle: setImmediate(this.#flush) };
       }
     });
   }
 
+  /** Commits what is waiting now, as before the database closes. */
+  flush(): void {
+    const scheduled = this.#scheduled;
+    if (scheduled === undefined) return;
+    if (scheduled.linger) clearTimeout(scheduled.handle);
+    else clearImmediate(scheduled.handle);
+    this.#flush();
+  }
+
   readonly #flush = (): void => {
-    this.#scheduled = false;
+    this.#scheduled = undefined;
     const jobs = this.#jobs;
     this.#jobs = [];
     let outcomes: Outcome[];

@@ -60,18 +60,22 @@ export async function openStores(config: Config): Promise<Stores> {
   }
   const db = openDatabase(config.DATA_DIR);
   const stopCheckpoints = checkpointInBackground(db);
+  const commands = new SqliteCommandStore(db);
   return {
     kind: 'sqlite',
     registry: new SqliteDeviceRegistry(db),
     keys: new SqliteApiKeyStore(db, config.ADMIN_TOKEN),
-    commands: new SqliteCommandStore(db),
+    commands,
     schedules: new SqliteScheduleStore(db),
     pool: undefined,
     description: `store: embedded SQLite ${config.DATA_DIR}/gateway.db (set DATABASE_URL to share one PostgreSQL between instances)`,
     ready: () => db.open,
     close: async () => {
       if (!db.open) return;
+      // A command answer in a lingering batch is committed, not rejected by the closed database.
+      commands.flushWrites();
       await stopCheckpoints();
+      commands.flushWrites();
       db.close();
     },
   };

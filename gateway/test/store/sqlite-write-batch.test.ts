@@ -137,4 +137,28 @@ describe('SqliteWriteBatch', () => {
       mock.timers.reset();
     }
   });
+
+  it('commits what waits at once when flushed, as before the database closes', async () => {
+    mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    try {
+      const lingering = new SqliteWriteBatch(db, { lingerMs: 60_000 });
+      const waiting = lingering.run(() => insert(1));
+      lingering.flush();
+      assert.deepEqual(committed(), [1], 'a write of this turn');
+      await waiting;
+
+      const busy = [2, 3, 4, 5].map((v) => lingering.run(() => insert(v)));
+      mock.timers.tick(0);
+      await Promise.all(busy);
+      const late = lingering.run(() => insert(6));
+      lingering.flush();
+      assert.deepEqual(committed(), [1, 2, 3, 4, 5, 6], 'a write lingering after a busy batch');
+      await late;
+      // The timer it was waiting for is gone: nothing runs twice.
+      mock.timers.tick(60_000);
+      assert.deepEqual(committed(), [1, 2, 3, 4, 5, 6]);
+    } finally {
+      mock.timers.reset();
+    }
+  });
 });
