@@ -117,6 +117,12 @@ export function checkTargets(
       measured: `${f2(ratio)} × overall (${f1(s.gateway.rssPerSessionKb)} vs ${f1(s.raw.rssPerSessionKb)} KiB), ${f2(marginal)} × marginal (${f1(s.gateway.marginalRssPerSessionKb)} vs ${f1(s.raw.marginalRssPerSessionKb)} KiB)`,
       met: ratio <= 1.1 && marginal <= 1.1,
     });
+    const handshake = s.gateway.serverCpuUsPerHandshake / s.raw.serverCpuUsPerHandshake;
+    checks.push({
+      target: 'CPU per handshake ≤ 2.0 × raw ws',
+      measured: `${f2(handshake)} × (${f0(s.gateway.serverCpuUsPerHandshake)} vs ${f0(s.raw.serverCpuUsPerHandshake)} µs)`,
+      met: handshake <= 2,
+    });
   }
   const c = t?.commands;
   if (c?.status === 'measured' && c.idle && c.halfLoad) {
@@ -129,6 +135,11 @@ export function checkTargets(
       target: 'command round trip p99 ≤ 50 ms at half load',
       measured: `p99 ${f2(c.halfLoad.latency.p99Ms)} ms (p50 ${f2(c.halfLoad.latency.p50Ms)})`,
       met: c.halfLoad.latency.p99Ms <= 50 && c.halfLoad.failures === 0,
+    });
+    checks.push({
+      target: 'gateway CPU per command ≤ 0.5 ms, idle',
+      measured: `${f0(c.idle.gatewayCpuUsPerCommand)} µs`,
+      met: c.idle.gatewayCpuUsPerCommand <= 500,
     });
   } else if (c?.status === 'pending') {
     checks.push({
