@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.ts';
 import type { DeviceRegistry } from '../registry/device-registry.ts';
-import { deviceTags, statusLine } from '../sessions/frame-points.ts';
+import { StatusSeries } from '../sessions/frame-points.ts';
 import type { TelemetrySink } from '../sink/telemetry-sink.ts';
 import type { DeviceBus, StatusChange } from './device-bus.ts';
 
@@ -14,7 +14,7 @@ export class StatusRecorder {
   readonly #bus: DeviceBus;
   readonly #sink: TelemetrySink;
   readonly #registry: DeviceRegistry;
-  readonly #tagLabels: readonly string[];
+  readonly #series: StatusSeries;
   readonly #log: Logger;
   #lines: string[] = [];
   #seen = new Map<string, number>();
@@ -28,7 +28,7 @@ export class StatusRecorder {
     this.#sink = deps.sink;
     this.#registry = deps.registry;
     this.#log = deps.log;
-    this.#tagLabels = options.tagLabels;
+    this.#series = new StatusSeries(options.tagLabels);
   }
 
   start(): void {
@@ -42,8 +42,7 @@ export class StatusRecorder {
   }
 
   readonly #onStatus = (change: StatusChange): void => {
-    const tags = deviceTags(change.deviceId, change.deviceType, change.labels, this.#tagLabels);
-    this.#lines.push(statusLine(tags, change, change.ts));
+    this.#lines.push(this.#series.line(change, change.ts));
     if (!change.online) this.#seen.set(change.deviceId, change.ts);
     if (!this.#scheduled) {
       this.#scheduled = true;

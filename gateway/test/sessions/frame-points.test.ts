@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compileDeviceType } from '@iot-gateway/schemas';
-import { deviceTags, TelemetrySeries } from '../../src/sessions/frame-points.ts';
+import { deviceTags, StatusSeries, TelemetrySeries } from '../../src/sessions/frame-points.ts';
 import { encodePoint, type FieldValue } from '../../src/sink/line-protocol.ts';
 
 const type = compileDeviceType({
@@ -51,4 +51,55 @@ describe('TelemetrySeries', () => {
     assert.throws(() => series.line({ count: 1.5 }, 1), RangeError);
     assert.throws(() => series.line({ celsius: Number.POSITIVE_INFINITY }, 1), RangeError);
   });
+});
+
+describe('StatusSeries', () => {
+  const cases: Array<[string, readonly string[], Record<string, string>, boolean, string]> = [
+    ['an online status without labels', [], {}, true, 'connected'],
+    [
+      'labels that need escaping',
+      ['site', 'room'],
+      { site: 'north, hall=2', room: 'a b' },
+      false,
+      'heartbeat_timeout',
+    ],
+    [
+      'labels that are absent or empty',
+      ['site', 'absent', 'empty'],
+      { site: 's', empty: '' },
+      true,
+      'connected',
+    ],
+    [
+      'labels named like the identity tags and the reason',
+      ['reason', 'device_id', 'aaa', 'zzz'],
+      { reason: 'label', device_id: 'label', aaa: '1', zzz: '2' },
+      false,
+      'shutdown',
+    ],
+  ];
+  for (const [name, tagLabels, labels, online, reason] of cases) {
+    it(`writes ${name} exactly as encodePoint does`, () => {
+      const change = {
+        deviceId: 'dev 1',
+        deviceType: 'probe',
+        labels,
+        online,
+        reason,
+        sessionId: 'a"b\\c',
+      };
+      const time = Date.UTC(2026, 0, 1) + 0.7;
+      const expected = encodePoint({
+        measurement: 'device_status',
+        tags: { ...deviceTags('dev 1', 'probe', labels, tagLabels), reason },
+        fields: {
+          online,
+          online_int: { int: online ? 1 : 0 },
+          session_id: change.sessionId,
+        },
+        time,
+      });
+      assert.equal(new StatusSeries(tagLabels).line(change, time), expected);
+    });
+  }
 });
