@@ -76,7 +76,9 @@ export class PubackFilter {
       i = end;
     }
     if (kept.length === 0) return EMPTY;
-    if (kept.length === 2) return data.subarray(kept[0], kept[1]);
+    if (kept.length === 2) {
+      return kept[0] === 0 && kept[1] === length ? data : data.subarray(kept[0], kept[1]);
+    }
     const parts: Buffer[] = [];
     for (let k = 0; k < kept.length; k += 2) parts.push(data.subarray(kept[k], kept[k + 1]));
     return Buffer.concat(parts);

@@ -102,7 +102,14 @@ export function eventLine(
   });
 }
 
-type StatusTag = 'device_id' | 'device_type' | 'reason' | { readonly label: string };
+interface StatusChangeFields {
+  readonly deviceId: string;
+  readonly deviceType: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly online: boolean;
+  readonly reason: string;
+  readonly sessionId: string;
+}
 
 /**
  * Encodes `device_status` points with the tag keys sorted and escaped once, for the gateway's
@@ -111,44 +118,32 @@ type StatusTag = 'device_id' | 'device_type' | 'reason' | { readonly label: stri
  * writes for the device's tags plus `reason`, byte for byte.
  */
 export class StatusSeries {
-  readonly #tags: ReadonlyArray<{ readonly key: string; readonly from: StatusTag }>;
+  readonly #tags: ReadonlyArray<{
+    readonly key: string;
+    readonly value: (change: StatusChangeFields) => string | undefined;
+  }>;
 
   constructor(tagLabels: readonly string[]) {
-    // As deviceTags and statusLine merge them: the identity tags and the reason win over a label
-    // of the same name.
-    const from = new Map<string, StatusTag>();
-    for (const label of tagLabels) from.set(label, { label });
-    for (const key of ['device_id', 'device_type', 'reason'] as const) from.set(key, key);
-    this.#tags = [...from.keys()].sort().map((key) => ({
+    // As deviceTags and the reason merge them: the identity tags and the reason win over a
+    // label of the same name.
+    const values = new Map<string, (change: StatusChangeFields) => string | undefined>();
+    for (const label of tagLabels) values.set(label, (change) => change.labels[label]);
+    values.set('device_id', (change) => change.deviceId);
+    values.set('device_type', (change) => change.deviceType);
+    values.set('reason', (change) => change.reason);
+    this.#tags = [...values.keys()].sort().map((key) => ({
       key: `,${escapeKey(key)}=`,
-      from: from.get(key) as StatusTag,
+      value: values.get(key) as (change: StatusChangeFields) => string | undefined,
     }));
   }
 
-  line(
-    change: {
-      deviceId: string;
-      deviceType: string;
-      labels: Readonly<Record<string, string>>;
-      online: boolean;
-      reason: string;
-      sessionId: string;
-    },
-    time: number,
-  ): string {
+  line(change: StatusChangeFields, time: number): string {
     let line = 'device_status';
-    for (const { key, from } of this.#tags) {
-      const value =
-        from === 'device_id'
-          ? change.deviceId
-          : from === 'device_type'
-            ? change.deviceType
-            : from === 'reason'
-              ? change.reason
-              : change.labels[from.label];
+    for (const tag of this.#tags) {
+      const value = tag.value(change);
       // InfluxDB refuses empty tag values; an absent label is simply not a tag.
       if (value === undefined || value === '') continue;
-      line += key + escapeKey(value);
+      line += tag.key + escapeKey(value);
     }
     return `${line} online=${change.online},online_int=${change.online ? 1 : 0}i,session_id=${encodeField(change.sessionId)} ${Math.trunc(time)}`;
   }

@@ -72,9 +72,8 @@ export async function openStores(config: Config): Promise<Stores> {
     ready: () => db.open,
     close: async () => {
       if (!db.open) return;
-      // A command answer in a lingering batch is committed, not rejected by the closed database.
-      commands.flushWrites();
       await stopCheckpoints();
+      // A command answer in a lingering batch is committed, not rejected by the closed database.
       commands.flushWrites();
       db.close();
     },
