@@ -127,6 +127,8 @@ export function openDatabase(dataDir: string): SqliteDatabase {
   // crashes, which is the promise for the registry (acked readings live in the spool instead).
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  // A WAL a burst of writes grew is cut back to this when it starts over (see wal-checkpoints).
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   const version = db.pragma('user_version', { simple: true }) as number;

@@ -5,17 +5,28 @@ import type { Database } from 'better-sqlite3';
 /** How often the WAL is copied back into the database file. */
 export const WAL_CHECKPOINT_INTERVAL_MS = 200;
 
-// The checkpointer thread: its own connection to the same file, a PASSIVE checkpoint on a timer
-// (it never waits for a reader or a writer), closed when told to stop. Plain CommonJS, so it
-// runs the same under tsx and in a plain Node.
+/**
+ * Once the WAL is this many frames long (16 MiB of 4 KiB pages), the commit that grew it
+ * checkpoints what the thread has not copied yet, itself. SQLite's own default is 1,000.
+ */
+export const WAL_RESTART_FRAMES = 4096;
+
+// The checkpointer thread: its own connection to the same file, PASSIVE checkpoints on a timer
+// (they never wait for a reader or a writer), closed when told to stop. A pass leaves the frames
+// committed while it ran, and a writer starts the WAL over from its beginning only when it finds
+// every frame copied back; so a pass that left some is followed by a few more, each shorter,
+// which catch up in the first pause between commits. Plain CommonJS, so it runs the same under
+// tsx and in a plain Node.
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
+const checkpoint = () => db.pragma('wal_checkpoint(PASSIVE)')[0];
 const timer = setInterval(() => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    let pass = checkpoint();
+    for (let i = 0; i < 4 && pass.checkpointed < pass.log; i++) pass = checkpoint();
   } catch {
     // Retried at the next tick; the writes themselves report what is wrong with the disk.
   }
@@ -36,15 +47,22 @@ const driver = createRequire(import.meta.url).resolve('better-sqlite3');
  * round trip of a hundred, which set the idle p99. On a timer in the main thread the copies
  * grow with the interval and stall everything at once. So a worker thread checkpoints, on a
  * connection of its own, every `intervalMs`, and once it runs the connection's automatic
- * checkpoints are turned off; should the thread fail, they are turned back on. Returns the stop
- * function, which resolves once the thread has closed its connection.
+ * checkpoints wait for {@link WAL_RESTART_FRAMES}; should the thread fail, they are back at
+ * SQLite's default. Returns the stop function, which resolves once the thread has closed its
+ * connection.
+ *
+ * They are not turned off: under commits that never pause (back-to-back commands) no pass of
+ * the thread ever caught up, the WAL was never started over and grew without end, 1.4 GB in a
+ * minute, every commit that extended it costing more system time than the last. The commit
+ * that reaches WAL_RESTART_FRAMES copies only the tail the thread has not (a pass runs every
+ * `intervalMs`) and has the next one start the file over.
  */
 export function checkpointInBackground(
   db: Database,
   intervalMs = WAL_CHECKPOINT_INTERVAL_MS,
 ): () => Promise<void> {
   const automatic = (on: boolean) => {
-    if (db.open) db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
+    if (db.open) db.pragma(`wal_autocheckpoint = ${on ? 1000 : WAL_RESTART_FRAMES}`);
   };
   const worker = new Worker(WORKER, {
     eval: true,

@@ -5,19 +5,22 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitUntil } from '@iot-gateway/testing';
 import Database from 'better-sqlite3';
-import { checkpointInBackground } from '../../src/store/wal-checkpoints.ts';
+import { checkpointInBackground, WAL_RESTART_FRAMES } from '../../src/store/wal-checkpoints.ts';
 
 describe('WAL checkpoints in a worker thread', () => {
-  it('turns automatic checkpoints off and checkpoints on its own connection', async (t) => {
+  it('leaves automatic checkpoints to long WALs and checkpoints on its own connection', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'wal-checkpoints-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const db = new Database(join(dir, 'test.db'));
     db.pragma('journal_mode = WAL');
     db.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT)');
     const stop = checkpointInBackground(db, 20);
-    await waitUntil(() => db.pragma('wal_autocheckpoint', { simple: true }) === 0, {
-      message: 'the checkpointer to run',
-    });
+    await waitUntil(
+      () => db.pragma('wal_autocheckpoint', { simple: true }) === WAL_RESTART_FRAMES,
+      {
+        message: 'the checkpointer to run',
+      },
+    );
 
     const insert = db.prepare('INSERT INTO rows (body) VALUES (?)');
     const walBytes = () => statSync(join(dir, 'test.db-wal')).size;
@@ -37,6 +40,37 @@ describe('WAL checkpoints in a worker thread', () => {
 
     await stop();
     assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000, "SQLite's own again");
+    db.close();
+  });
+
+  it('starts the WAL over under commits that never pause', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'wal-checkpoints-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const db = new Database(join(dir, 'test.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT)');
+    const stop = checkpointInBackground(db, 20);
+    t.after(stop);
+    await waitUntil(
+      () => db.pragma('wal_autocheckpoint', { simple: true }) === WAL_RESTART_FRAMES,
+      {
+        message: 'the checkpointer to run',
+      },
+    );
+
+    const insert = db.prepare('INSERT INTO rows (body) VALUES (?)');
+    const body = 'z'.repeat(4000);
+    // A page per commit, back to back: no PASSIVE pass of the thread ever finds the WAL all
+    // copied, and without a checkpoint of its own the connection would never start it over.
+    const commits = 4 * WAL_RESTART_FRAMES;
+    for (let i = 0; i < commits; i++) insert.run(body);
+    const bytes = statSync(join(dir, 'test.db-wal')).size;
+    assert.ok(
+      bytes < (commits * 4096) / 2,
+      `the file was reused, not grown by every commit: ${bytes} bytes after ${commits} commits`,
+    );
+    await stop();
     db.close();
   });
 });
