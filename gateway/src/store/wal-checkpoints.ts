@@ -53,9 +53,13 @@ const driver = createRequire(import.meta.url).resolve('better-sqlite3');
  *
  * They are not turned off: under commits that never pause (back-to-back commands) no pass of
  * the thread ever caught up, the WAL was never started over and grew without end, 1.4 GB in a
- * minute, every commit that extended it costing more system time than the last. The commit
- * that reaches WAL_RESTART_FRAMES copies only the tail the thread has not (a pass runs every
- * `intervalMs`) and has the next one start the file over.
+ * minute, every commit that extended it costing more system time than the last. A commit past
+ * WAL_RESTART_FRAMES copies what the thread has not copied yet and has the next one start the
+ * file over; while a pass holds the checkpoint lock it skips, and the next commit tries again.
+ * That commit waits for the copy and its fsyncs, of the frames since the thread's last pass:
+ * command round trips back to back kept their p99 (2.8 ms) and max; a loop of nothing but
+ * single-page commits saw commits of up to 28 ms, and a 16 MiB burst within one interval one
+ * of 10–15 ms on an idle disk, more on a busy one. The price of a bounded file.
  */
 export function checkpointInBackground(
   db: Database,
